@@ -35,8 +35,14 @@ impl FromStr for AvsAddress {
     type Err = DomainError;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| DomainError::Address { value: value.to_string(), reason: reason.to_string() };
-        let hex = value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")).ok_or_else(|| err("must start with 0x"))?;
+        let err = |reason: &str| DomainError::Address {
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let hex = value
+            .strip_prefix("0x")
+            .or_else(|| value.strip_prefix("0X"))
+            .ok_or_else(|| err("must start with 0x"))?;
         if hex.len() != 40 {
             return Err(err("expected 40 hex digits after 0x"));
         }
@@ -50,7 +56,9 @@ impl FromStr for AvsAddress {
         if has_lower && has_upper {
             let checksummed = address.to_checksum(None);
             if checksummed[2..] != *hex {
-                return Err(err(&format!("mixed case but not a valid EIP-55 checksum (expected {checksummed})")));
+                return Err(err(&format!(
+                    "mixed case but not a valid EIP-55 checksum (expected {checksummed})"
+                )));
             }
         }
         Ok(Self(address))
@@ -93,16 +101,23 @@ impl OperatorSet {
 
     /// Parses the two halves as they arrive in a URL path or CLI arguments.
     pub fn parse(avs: &str, id: &str) -> Result<Self, DomainError> {
-        Ok(Self { avs: avs.parse()?, id: parse_operator_set_id(id)? })
+        Ok(Self {
+            avs: avs.parse()?,
+            id: parse_operator_set_id(id)?,
+        })
     }
 }
 
 /// Parses an operator set id written in decimal; leading `+`, signs and whitespace are refused.
 pub fn parse_operator_set_id(value: &str) -> Result<u32, DomainError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DomainError::OperatorSetId { value: value.to_string() });
+        return Err(DomainError::OperatorSetId {
+            value: value.to_string(),
+        });
     }
-    value.parse().map_err(|_| DomainError::OperatorSetId { value: value.to_string() })
+    value.parse().map_err(|_| DomainError::OperatorSetId {
+        value: value.to_string(),
+    })
 }
 
 impl fmt::Display for OperatorSet {
@@ -137,7 +152,13 @@ mod tests {
 
     #[test]
     fn refuses_malformed_addresses() {
-        for bad in ["", "0x", "8e14db002737f89745bc98f987caeb18d0d47635", "0x8e14", "0xzz14db002737f89745bc98f987caeb18d0d47635"] {
+        for bad in [
+            "",
+            "0x",
+            "8e14db002737f89745bc98f987caeb18d0d47635",
+            "0x8e14",
+            "0xzz14db002737f89745bc98f987caeb18d0d47635",
+        ] {
             assert!(bad.parse::<AvsAddress>().is_err(), "{bad} accepted");
         }
     }

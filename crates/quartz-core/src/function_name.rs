@@ -41,7 +41,11 @@ impl FunctionName {
             format!("0x{avs_part}").parse().ok()?
         };
         let id_part = rest.strip_prefix("-opset-")?;
-        let id_part = if avs_part.starts_with("0x") { id_part.strip_suffix("-performer")? } else { id_part };
+        let id_part = if avs_part.starts_with("0x") {
+            id_part.strip_suffix("-performer")?
+        } else {
+            id_part
+        };
         let set = OperatorSet::new(avs, crate::parse_operator_set_id(id_part).ok()?);
         (Self::for_operator_set(&set) == *self).then_some(set)
     }
@@ -55,11 +59,17 @@ impl FromStr for FunctionName {
     type Err = DomainError;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| DomainError::FunctionName { value: value.to_string(), reason: reason.to_string() };
+        let err = |reason: &str| DomainError::FunctionName {
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
         if value.is_empty() || value.len() > LAMBDA_NAME_MAX {
             return Err(err("must be 1 to 64 characters long"));
         }
-        if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(err("may contain only letters, digits, '-' and '_'"));
         }
         Ok(Self(value.to_string()))
@@ -80,7 +90,9 @@ impl Serialize for FunctionName {
 
 impl<'de> Deserialize<'de> for FunctionName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -97,22 +109,44 @@ mod tests {
     }
 
     fn assert_lambda_valid(name: &FunctionName) {
-        assert!(name.as_str().len() <= LAMBDA_NAME_MAX, "{name} is {} chars", name.as_str().len());
-        assert!(name.as_str().parse::<FunctionName>().is_ok(), "{name} is not a valid Lambda name");
+        assert!(
+            name.as_str().len() <= LAMBDA_NAME_MAX,
+            "{name} is {} chars",
+            name.as_str().len()
+        );
+        assert!(
+            name.as_str().parse::<FunctionName>().is_ok(),
+            "{name} is not a valid Lambda name"
+        );
     }
 
     #[test]
     fn single_digit_ids_use_the_seed_form() {
-        assert_eq!(name(0).as_str(), "avs-0x8e14db002737f89745bc98f987caeb18d0d47635-opset-0-performer");
-        assert_eq!(name(9).as_str(), "avs-0x8e14db002737f89745bc98f987caeb18d0d47635-opset-9-performer");
+        assert_eq!(
+            name(0).as_str(),
+            "avs-0x8e14db002737f89745bc98f987caeb18d0d47635-opset-0-performer"
+        );
+        assert_eq!(
+            name(9).as_str(),
+            "avs-0x8e14db002737f89745bc98f987caeb18d0d47635-opset-9-performer"
+        );
         assert_eq!(name(9).as_str().len(), 64);
     }
 
     #[test]
     fn longer_ids_use_the_short_form() {
-        assert_eq!(name(10).as_str(), "avs-8e14db002737f89745bc98f987caeb18d0d47635-opset-10");
-        assert_eq!(name(999).as_str(), "avs-8e14db002737f89745bc98f987caeb18d0d47635-opset-999");
-        assert_eq!(name(u32::MAX).as_str(), "avs-8e14db002737f89745bc98f987caeb18d0d47635-opset-4294967295");
+        assert_eq!(
+            name(10).as_str(),
+            "avs-8e14db002737f89745bc98f987caeb18d0d47635-opset-10"
+        );
+        assert_eq!(
+            name(999).as_str(),
+            "avs-8e14db002737f89745bc98f987caeb18d0d47635-opset-999"
+        );
+        assert_eq!(
+            name(u32::MAX).as_str(),
+            "avs-8e14db002737f89745bc98f987caeb18d0d47635-opset-4294967295"
+        );
     }
 
     #[test]

@@ -28,8 +28,13 @@ impl FromStr for Sha256Digest {
 
     /// Accepts `sha256:<hex>` (OCI) and `0x<hex>` (a bytes32 from the chain).
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let err = || DomainError::Digest { value: value.to_string() };
-        let hex = value.strip_prefix("sha256:").or_else(|| value.strip_prefix("0x")).ok_or_else(err)?;
+        let err = || DomainError::Digest {
+            value: value.to_string(),
+        };
+        let hex = value
+            .strip_prefix("sha256:")
+            .or_else(|| value.strip_prefix("0x"))
+            .ok_or_else(err)?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(err());
         }
@@ -53,7 +58,9 @@ impl Serialize for Sha256Digest {
 
 impl<'de> Deserialize<'de> for Sha256Digest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -75,18 +82,26 @@ impl FromStr for ImageRepository {
     /// `:tag` (ignored: Quartz always pins by digest). A first component without `.` or `:` that
     /// is not `localhost` means Docker Hub, as in every OCI client.
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| DomainError::Repository { value: value.to_string(), reason: reason.to_string() };
+        let err = |reason: &str| DomainError::Repository {
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
         if value.len() > MAX_REFERENCE_LEN {
             return Err(err("longer than 255 characters"));
         }
-        let trimmed = value.strip_prefix("https://").or_else(|| value.strip_prefix("oci://")).unwrap_or(value);
+        let trimmed = value
+            .strip_prefix("https://")
+            .or_else(|| value.strip_prefix("oci://"))
+            .unwrap_or(value);
         if trimmed.contains("://") {
             return Err(err("only https:// or oci:// prefixes are allowed"));
         }
         if trimmed.contains('@') {
             return Err(err("must not contain '@'; the digest comes from the release"));
         }
-        let (first, rest) = trimmed.split_once('/').ok_or_else(|| err("expected <registry>/<repository>"))?;
+        let (first, rest) = trimmed
+            .split_once('/')
+            .ok_or_else(|| err("expected <registry>/<repository>"))?;
         let (registry, path) = if first.contains('.') || first.contains(':') || first == "localhost" {
             (first.to_string(), rest.to_string())
         } else {
@@ -95,7 +110,10 @@ impl FromStr for ImageRepository {
         validate_registry_host(&registry).map_err(|r| err(&r))?;
         let path = strip_tag(&path);
         validate_repository_path(path).map_err(|r| err(&r))?;
-        Ok(Self { registry, path: path.to_string() })
+        Ok(Self {
+            registry,
+            path: path.to_string(),
+        })
     }
 }
 
@@ -125,8 +143,13 @@ fn validate_registry_host(registry: &str) -> Result<(), String> {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    let bracketed_ipv6 = host.starts_with('[') && host.ends_with(']') && host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_ok();
-    if host_ok || bracketed_ipv6 { Ok(()) } else { Err(format!("registry host {host:?} is not a valid host name")) }
+    let bracketed_ipv6 =
+        host.starts_with('[') && host.ends_with(']') && host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_ok();
+    if host_ok || bracketed_ipv6 {
+        Ok(())
+    } else {
+        Err(format!("registry host {host:?} is not a valid host name"))
+    }
 }
 
 /// The OCI distribution grammar: components of `[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*` joined by `/`.
@@ -144,7 +167,9 @@ fn validate_repository_path(path: &str) -> Result<(), String> {
             && !component.contains("..")
             && !component.contains("___");
         if !ok {
-            return Err(format!("repository component {component:?} must be lowercase letters and digits separated by '.', '_' or '-'"));
+            return Err(format!(
+                "repository component {component:?} must be lowercase letters and digits separated by '.', '_' or '-'"
+            ));
         }
     }
     Ok(())
@@ -173,8 +198,13 @@ impl FromStr for PinnedImage {
     type Err = DomainError;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let (repo, digest) = value.split_once('@').ok_or_else(|| DomainError::PinnedImage { value: value.to_string() })?;
-        Ok(Self { repository: repo.parse()?, digest: digest.parse()? })
+        let (repo, digest) = value.split_once('@').ok_or_else(|| DomainError::PinnedImage {
+            value: value.to_string(),
+        })?;
+        Ok(Self {
+            repository: repo.parse()?,
+            digest: digest.parse()?,
+        })
     }
 }
 
@@ -192,7 +222,9 @@ impl Serialize for PinnedImage {
 
 impl<'de> Deserialize<'de> for PinnedImage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -208,7 +240,12 @@ mod tests {
         let b: Sha256Digest = format!("0x{HEX}").parse().unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_string(), format!("sha256:{HEX}"));
-        for bad in [HEX.to_string(), format!("sha256:{}", &HEX[1..]), format!("sha256:{}", HEX.to_uppercase()), "sha512:00".into()] {
+        for bad in [
+            HEX.to_string(),
+            format!("sha256:{}", &HEX[1..]),
+            format!("sha256:{}", HEX.to_uppercase()),
+            "sha512:00".into(),
+        ] {
             assert!(bad.parse::<Sha256Digest>().is_err(), "{bad}");
         }
     }
@@ -216,7 +253,10 @@ mod tests {
     #[test]
     fn repositories_parse_like_oci_clients() {
         let r: ImageRepository = "ghcr.io/bdchatham/hgctl-integ".parse().unwrap();
-        assert_eq!((r.registry.as_str(), r.path.as_str()), ("ghcr.io", "bdchatham/hgctl-integ"));
+        assert_eq!(
+            (r.registry.as_str(), r.path.as_str()),
+            ("ghcr.io", "bdchatham/hgctl-integ")
+        );
         let r: ImageRepository = "127.0.0.1:5000/perf:v1".parse().unwrap();
         assert_eq!((r.registry.as_str(), r.path.as_str()), ("127.0.0.1:5000", "perf"));
         let r: ImageRepository = "library/nginx".parse().unwrap();

@@ -7,8 +7,8 @@ mod address;
 mod error;
 mod function_name;
 mod image;
-mod release;
 pub mod registry;
+mod release;
 
 pub use address::{AvsAddress, OperatorSet, parse_operator_set_id};
 pub use error::DomainError;

@@ -98,7 +98,9 @@ impl ReleaseOutcome {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Deployed, Self::Failed, Self::RolledBack, Self::Registered].into_iter().find(|o| o.as_str() == value)
+        [Self::Deployed, Self::Failed, Self::RolledBack, Self::Registered]
+            .into_iter()
+            .find(|o| o.as_str() == value)
     }
 }
 

@@ -37,8 +37,10 @@ struct Inner {
 impl Store {
     /// Opens (creating if needed) `quartz.db` in `data_dir` and brings its schema up to date.
     pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         Self::open(&data_dir.join(STORE_FILE))
     }
 

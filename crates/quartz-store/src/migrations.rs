@@ -38,6 +38,66 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX release_history_by_set ON release_history (avs_address, operator_set_id, seq);
     "#,
+    // 2: the release monitor: chain checkpoint, recent block hashes for reorg detection, the
+    // release outbox the factory consumes, and logs whose operator set could not be resolved.
+    r#"
+    CREATE TABLE monitor_checkpoints (
+        chain_id        INTEGER NOT NULL,
+        release_manager TEXT    NOT NULL,
+        block_number    INTEGER NOT NULL,
+        block_hash      TEXT    NOT NULL,
+        head_block      INTEGER,
+        target_block    INTEGER,
+        polled_at       TEXT,
+        updated_at      TEXT    NOT NULL,
+        PRIMARY KEY (chain_id, release_manager)
+    ) WITHOUT ROWID;
+    CREATE TABLE monitor_block_hashes (
+        chain_id        INTEGER NOT NULL,
+        release_manager TEXT    NOT NULL,
+        block_number    INTEGER NOT NULL,
+        block_hash      TEXT    NOT NULL,
+        PRIMARY KEY (chain_id, release_manager, block_number)
+    ) WITHOUT ROWID;
+    CREATE TABLE release_outbox (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        chain_id        INTEGER NOT NULL,
+        avs_address     TEXT    NOT NULL,
+        operator_set_id INTEGER NOT NULL,
+        release_id      INTEGER NOT NULL,
+        release_manager TEXT    NOT NULL,
+        artifacts       TEXT    NOT NULL,
+        upgrade_by_time INTEGER NOT NULL,
+        source          TEXT    NOT NULL,
+        resolved_by     TEXT    NOT NULL,
+        block_number    INTEGER,
+        block_hash      TEXT,
+        tx_hash         TEXT,
+        log_index       INTEGER,
+        status          TEXT    NOT NULL,
+        status_detail   TEXT,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        claimed_until   INTEGER,
+        created_at      TEXT    NOT NULL,
+        updated_at      TEXT    NOT NULL,
+        UNIQUE (chain_id, avs_address, operator_set_id, release_id)
+    );
+    CREATE INDEX release_outbox_by_status ON release_outbox (status, seq);
+    CREATE INDEX release_outbox_by_block ON release_outbox (chain_id, release_manager, block_number);
+    CREATE TABLE monitor_unresolved_logs (
+        chain_id          INTEGER NOT NULL,
+        release_manager   TEXT    NOT NULL,
+        tx_hash           TEXT    NOT NULL,
+        log_index         INTEGER NOT NULL,
+        block_number      INTEGER NOT NULL,
+        block_hash        TEXT    NOT NULL,
+        operator_set_hash TEXT    NOT NULL,
+        release_id        INTEGER,
+        reason            TEXT    NOT NULL,
+        recorded_at       TEXT    NOT NULL,
+        PRIMARY KEY (chain_id, release_manager, tx_hash, log_index)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
@@ -48,10 +108,15 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = index as u32 + 1;
-        let tx = conn.transaction().map_err(|source| StoreError::Migration { version, source })?;
-        tx.execute_batch(sql).map_err(|source| StoreError::Migration { version, source })?;
-        tx.pragma_update(None, "user_version", version).map_err(|source| StoreError::Migration { version, source })?;
-        tx.commit().map_err(|source| StoreError::Migration { version, source })?;
+        let tx = conn
+            .transaction()
+            .map_err(|source| StoreError::Migration { version, source })?;
+        tx.execute_batch(sql)
+            .map_err(|source| StoreError::Migration { version, source })?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(|source| StoreError::Migration { version, source })?;
+        tx.commit()
+            .map_err(|source| StoreError::Migration { version, source })?;
         tracing::info!(target: "quartz::store", version, "applied schema migration");
     }
     Ok(())

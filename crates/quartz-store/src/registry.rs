@@ -37,23 +37,24 @@ impl Store {
         condition: WriteCondition,
         outcome: ReleaseOutcome,
     ) -> Result<(Performer, bool), StoreError> {
-        self.write(move |tx| put_performer_tx(tx, set, &update, condition, outcome)).await
+        self.write(move |tx| put_performer_tx(tx, set, &update, condition, outcome))
+            .await
     }
 
     pub async fn get_performer(&self, set: OperatorSet) -> Result<Option<Performer>, StoreError> {
         self.read(move |tx| get_performer_tx(tx, set)).await
     }
 
-    /// Lists entries after `after` (exclusive), optionally for one AVS only.
+    /// Lists entries after the key `after` (exclusive), optionally for one AVS only.
     pub async fn list_performers(
         &self,
-        after: Option<OperatorSet>,
+        after: Option<(AvsAddress, u64)>,
         avs: Option<AvsAddress>,
         limit: usize,
     ) -> Result<PerformerPage, StoreError> {
         self.read(move |tx| {
             let (after_avs, after_id) = match after {
-                Some(set) => (set.avs.to_string(), i64::from(set.id)),
+                Some((avs, id)) => (avs.to_string(), i64::try_from(id).unwrap_or(i64::MAX)),
                 None => (String::new(), -1),
             };
             let avs_filter = avs.map(|a| a.to_string());
@@ -64,11 +65,15 @@ impl Store {
             ))?;
             let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
             let mut performers = stmt
-                .query_map(params![after_avs, after_id, avs_filter, fetch], |row| Ok(performer_from_row(row)))?
+                .query_map(params![after_avs, after_id, avs_filter, fetch], |row| {
+                    Ok(performer_from_row(row))
+                })?
                 .collect::<Result<Result<Vec<_>, _>, _>>()??;
             let next_after = if performers.len() > limit {
                 performers.truncate(limit);
-                performers.last().map(|p| OperatorSet::new(p.avs_address, p.operator_set_id))
+                performers
+                    .last()
+                    .map(|p| OperatorSet::new(p.avs_address, p.operator_set_id))
             } else {
                 None
             };
@@ -114,8 +119,10 @@ impl Store {
                  ORDER BY seq DESC LIMIT ?3",
             )?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            stmt.query_map(params![set.avs.to_string(), set.id, limit], |row| Ok(release_from_row(row)))?
-                .collect::<Result<Result<Vec<_>, _>, _>>()?
+            stmt.query_map(params![set.avs.to_string(), set.id, limit], |row| {
+                Ok(release_from_row(row))
+            })?
+            .collect::<Result<Result<Vec<_>, _>, _>>()?
         })
         .await
     }
@@ -134,7 +141,9 @@ fn put_performer_tx(
     let created_at = existing.as_ref().map_or_else(|| now.clone(), |p| p.created_at.clone());
     let revision = existing.as_ref().map_or(1, |p| p.revision + 1);
     let release_changed = update.release_id.is_some()
-        && existing.as_ref().is_none_or(|p| p.release_id != update.release_id || p.artifact_digest != update.artifact_digest);
+        && existing
+            .as_ref()
+            .is_none_or(|p| p.release_id != update.release_id || p.artifact_digest != update.artifact_digest);
     let performer = Performer {
         avs_address: set.avs,
         operator_set_id: set.id,
@@ -196,7 +205,9 @@ fn get_performer_tx(tx: &Transaction<'_>, set: OperatorSet) -> Result<Option<Per
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {PERFORMER_COLUMNS} FROM performers WHERE avs_address = ?1 AND operator_set_id = ?2"
     ))?;
-    stmt.query_row(params![set.avs.to_string(), set.id], |row| Ok(performer_from_row(row))).optional()?.transpose()
+    stmt.query_row(params![set.avs.to_string(), set.id], |row| Ok(performer_from_row(row)))
+        .optional()?
+        .transpose()
 }
 
 fn insert_history(tx: &Transaction<'_>, set: OperatorSet, record: &ReleaseRecord) -> Result<(), StoreError> {
@@ -220,18 +231,26 @@ fn insert_history(tx: &Transaction<'_>, set: OperatorSet, record: &ReleaseRecord
 }
 
 fn to_sql_u64(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt { column: "integer", reason: format!("{value} exceeds i64") })
+    i64::try_from(value).map_err(|_| StoreError::Corrupt {
+        column: "integer",
+        reason: format!("{value} exceeds i64"),
+    })
 }
 
 fn corrupt(column: &'static str, reason: impl ToString) -> StoreError {
-    StoreError::Corrupt { column, reason: reason.to_string() }
+    StoreError::Corrupt {
+        column,
+        reason: reason.to_string(),
+    }
 }
 
 fn parse_opt<T: std::str::FromStr>(column: &'static str, value: Option<String>) -> Result<Option<T>, StoreError>
 where
     T::Err: ToString,
 {
-    value.map(|v| v.parse::<T>().map_err(|e| corrupt(column, e))).transpose()
+    value
+        .map(|v| v.parse::<T>().map_err(|e| corrupt(column, e)))
+        .transpose()
 }
 
 fn performer_from_row(row: &Row<'_>) -> Result<Performer, StoreError> {
@@ -242,9 +261,14 @@ fn performer_from_row(row: &Row<'_>) -> Result<Performer, StoreError> {
     Ok(Performer {
         avs_address: avs.parse().map_err(|e| corrupt("avs_address", e))?,
         operator_set_id: row.get(1)?,
-        function_name: row.get::<_, String>(2)?.parse().map_err(|e| corrupt("function_name", e))?,
+        function_name: row
+            .get::<_, String>(2)?
+            .parse()
+            .map_err(|e| corrupt("function_name", e))?,
         function_arn: row.get(3)?,
-        release_id: release_id.map(|r| u64::try_from(r).map_err(|e| corrupt("release_id", e))).transpose()?,
+        release_id: release_id
+            .map(|r| u64::try_from(r).map_err(|e| corrupt("release_id", e)))
+            .transpose()?,
         function_version: row.get(5)?,
         image_uri: parse_opt("image_uri", row.get(6)?)?,
         artifact_digest: parse_opt("artifact_digest", row.get(7)?)?,

@@ -15,8 +15,13 @@ impl ChildGuard {
     pub fn spawn(name: &str, mut command: Command) -> Self {
         use std::os::unix::process::CommandExt;
         command.process_group(0);
-        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}; run scripts/setup.sh"));
-        Self { child, name: name.to_string() }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}; run scripts/setup.sh"));
+        Self {
+            child,
+            name: name.to_string(),
+        }
     }
 
     pub fn child_mut(&mut self) -> &mut Child {
@@ -29,7 +34,10 @@ impl ChildGuard {
 
     /// Sends `signal` (e.g. "TERM", "KILL") to the process group.
     pub fn signal(&self, signal: &str) {
-        let _ = Command::new("kill").arg(format!("-{signal}")).arg(format!("-{}", self.child.id())).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(format!("-{}", self.child.id()))
+            .status();
     }
 
     /// Waits for the process to exit, up to `timeout`.
@@ -67,14 +75,25 @@ pub fn free_port() -> u16 {
 
 /// Panics with an install hint when `tool` is not on PATH.
 pub fn require_tool(tool: &str) {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status();
-    assert!(found.is_ok_and(|s| s.success()), "{tool} is not installed; run scripts/setup.sh");
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status();
+    assert!(
+        found.is_ok_and(|s| s.success()),
+        "{tool} is not installed; run scripts/setup.sh"
+    );
 }
 
 /// Reads the child's stdout until a line containing `needle`, returning that line. The rest of
 /// stdout keeps being drained (into `echo` if set) so the child never blocks on a full pipe.
 pub fn wait_for_line(guard: &mut ChildGuard, needle: &str, timeout: Duration) -> String {
-    let stdout = guard.child.stdout.take().unwrap_or_else(|| panic!("{} was not started with piped stdout", guard.name));
+    let stdout = guard
+        .child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("{} was not started with piped stdout", guard.name));
     let (tx, rx) = mpsc::channel();
     let wanted = needle.to_string();
     let name = guard.name.clone();
@@ -90,7 +109,8 @@ pub fn wait_for_line(guard: &mut ChildGuard, needle: &str, timeout: Duration) ->
             }
         }
     });
-    rx.recv_timeout(timeout).unwrap_or_else(|_| panic!("{name} did not print {needle:?} within {timeout:?}"))
+    rx.recv_timeout(timeout)
+        .unwrap_or_else(|_| panic!("{name} did not print {needle:?} within {timeout:?}"))
 }
 
 /// Polls until a TCP connect to `addr` succeeds.

@@ -1,1 +1,49 @@
-fn main() {}
+//! `quartz`: parse the command line, set up tracing, load configuration, run the subcommand.
+
+mod cmd;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Quartz runs EigenLayer AVS performers as serverless functions: it watches the ReleaseManager,
+/// deploys each release as a function, keeps a registry of what serves what, and routes the
+/// Executor's tasks to the live function.
+#[derive(Parser)]
+#[command(name = "quartz", version, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: config::GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the performer registry HTTP API.
+    Registry(cmd::registry::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    quartz_telemetry::init_tracing(cli.global.verbose, cli.global.log_format.into());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Registry(args) => cmd::registry::run(&cli.global, args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,69 @@
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The `service` label on HTTP metrics (`registry`, `adapter`, `runtime`).
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceName(pub &'static str);
+
+/// A JSON error body `{"error": message}` with `status`.
+pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+/// A fallback for unknown routes that answers in JSON like every other error.
+pub async fn json_fallback(request: Request) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Wraps a router with the layers every Quartz server has: request ids (generated or
+/// propagated), a tracing span per request, request metrics, a JSON 500 for panics, and a
+/// request timeout answered with a JSON 408 (set `timeout` above any legitimate request).
+pub fn layered(router: Router, service: ServiceName, timeout: Duration) -> Router {
+    router
+        .layer(middleware::from_fn(move |req, next| record_metrics(service, req, next)))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                }))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+        )
+}
+
+async fn record_metrics(service: ServiceName, request: Request<Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().as_str().to_string();
+    let response = next.run(request).await;
+    let labels = [
+        ("service", service.0.to_string()),
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("quartz_http_requests_total", &labels).increment(1);
+    metrics::histogram!("quartz_http_request_duration_seconds", &labels[..3]).record(started.elapsed().as_secs_f64());
+    response
+}

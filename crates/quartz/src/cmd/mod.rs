@@ -1,0 +1,3 @@
+//! One module per subcommand: its clap `Args` and an async `run`.
+
+pub mod registry;

@@ -24,6 +24,30 @@ impl ChildGuard {
         }
     }
 
+    /// Spawns `command` under a watchdog shell that kills it when this test process exits, for
+    /// peers kept in a `static` (whose guards are never dropped).
+    pub fn spawn_watched(name: &str, command: Command) -> Self {
+        let mut args = vec![command.get_program().to_os_string()];
+        args.extend(command.get_args().map(|a| a.to_os_string()));
+        let mut watched = Command::new("bash");
+        watched
+            .arg("-c")
+            .arg(r#"parent=$1; shift; "$@" & child=$!; trap 'kill $child 2>/dev/null' EXIT TERM;
+                 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done"#)
+            .arg("watchdog")
+            .arg(std::process::id().to_string())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => watched.env(key, value),
+                None => watched.env_remove(key),
+            };
+        }
+        Self::spawn(name, watched)
+    }
+
     pub fn child_mut(&mut self) -> &mut Child {
         &mut self.child
     }

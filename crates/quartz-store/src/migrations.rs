@@ -98,6 +98,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (chain_id, release_manager, tx_hash, log_index)
     ) WITHOUT ROWID;
     "#,
+    // 3: the local runtime's function definitions: one JSON document per function holding its
+    // $LATEST, published versions and aliases, rewritten whole in each mutation's transaction.
+    r#"
+    CREATE TABLE runtime_functions (
+        name       TEXT PRIMARY KEY,
+        document   TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

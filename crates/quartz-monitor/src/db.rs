@@ -459,7 +459,10 @@ pub(crate) fn registry_sets(tx: &Transaction<'_>) -> Result<Vec<OperatorSet>, St
     stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u32>(1)?)))?
         .map(|r| {
             let (avs, id) = r?;
-            Ok(OperatorSet::new(avs.parse().map_err(|e| corrupt("avs_address", e))?, id))
+            Ok(OperatorSet::new(
+                avs.parse().map_err(|e| corrupt("avs_address", e))?,
+                id,
+            ))
         })
         .collect()
 }

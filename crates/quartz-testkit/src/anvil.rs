@@ -25,9 +25,22 @@ pub struct Anvil {
 impl Anvil {
     /// Starts anvil loaded with the EigenLayer fork state (chain id 31337, head 9,350,024).
     pub fn fork() -> Self {
+        Self::fork_with(&[])
+    }
+
+    /// [`Anvil::fork`] with extra anvil arguments. `--prune-history` mines long ranges of empty
+    /// blocks about three times faster, at the cost of historical state (old `eth_call`s and
+    /// traces of old transactions).
+    pub fn fork_with(extra: &[&str]) -> Self {
         let state = fork_state_path();
-        assert!(state.exists(), "no fork state at {}; set QUARTZ_FORK_STATE", state.display());
-        Self::start(free_port(), &["--load-state".into(), fork_state_path().display().to_string()], None)
+        assert!(
+            state.exists(),
+            "no fork state at {}; set QUARTZ_FORK_STATE",
+            state.display()
+        );
+        let mut args = vec!["--load-state".to_string(), state.display().to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Self::start(free_port(), &args, None)
     }
 
     /// Like [`Anvil::fork`], but keeping the chain in `state` (a copy of the fork state made on
@@ -41,7 +54,11 @@ impl Anvil {
             perms.set_readonly(false);
             std::fs::set_permissions(state, perms).expect("make the state copy writable");
         }
-        Self::start(free_port(), &["--state".into(), state.display().to_string()], Some(state.to_path_buf()))
+        Self::start(
+            free_port(),
+            &["--state".into(), state.display().to_string()],
+            Some(state.to_path_buf()),
+        )
     }
 
     fn start(port: u16, args: &[String], state: Option<PathBuf>) -> Self {
@@ -63,7 +80,11 @@ impl Anvil {
                 }
             }
         });
-        let anvil = Self { child: Some(child), port, state };
+        let anvil = Self {
+            child: Some(child),
+            port,
+            state,
+        };
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(()) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => panic!("anvil exited before listening on port {port}"),
@@ -85,7 +106,9 @@ impl Anvil {
         let Some(mut child) = self.child.take() else { return };
         // Signal the one process by its positive pid: procps-ng 4.0.2's `kill -SIG -PGID`
         // is parsed as `kill(-1, SIG)`, which signals every process on the machine.
-        let _ = Command::new("kill").args(["-s", "TERM", "--", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -100,7 +123,10 @@ impl Anvil {
     /// Starts a stopped persistent instance again, on the same port and from its dumped state.
     pub fn restart(&mut self) {
         self.stop();
-        let state = self.state.clone().expect("restart needs an instance made by fork_persistent");
+        let state = self
+            .state
+            .clone()
+            .expect("restart needs an instance made by fork_persistent");
         let again = Self::start(self.port, &["--state".into(), state.display().to_string()], Some(state));
         *self = again;
     }

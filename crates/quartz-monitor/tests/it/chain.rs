@@ -36,13 +36,24 @@ pub struct Published {
 
 impl Chain {
     pub fn new(url: &str) -> Self {
-        Self { url: url.to_string(), http: reqwest::Client::new() }
+        Self {
+            url: url.to_string(),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn rpc(&self, method: &str, params: Value) -> Value {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-        let response: Value =
-            self.http.post(&self.url).json(&body).send().await.unwrap().json().await.unwrap();
+        let response: Value = self
+            .http
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if let Some(error) = response.get("error") {
             panic!("{method} failed: {error}");
         }
@@ -54,7 +65,9 @@ impl Chain {
     }
 
     pub async fn block_hash(&self, number: u64) -> B256 {
-        let block = self.rpc("eth_getBlockByNumber", json!([format!("0x{number:x}"), false])).await;
+        let block = self
+            .rpc("eth_getBlockByNumber", json!([format!("0x{number:x}"), false]))
+            .await;
         block["hash"].as_str().unwrap().parse().unwrap()
     }
 
@@ -82,7 +95,8 @@ impl Chain {
 
     pub async fn fund(&self, account: Address) {
         self.rpc("anvil_impersonateAccount", json!([account])).await;
-        self.rpc("anvil_setBalance", json!([account, "0x56BC75E2D63100000"])).await;
+        self.rpc("anvil_setBalance", json!([account, "0x56BC75E2D63100000"]))
+            .await;
     }
 
     /// Sends a transaction and returns (hash, block number) once mined; panics if it reverted.
@@ -91,7 +105,13 @@ impl Chain {
         if let Some(to) = to {
             tx["to"] = json!(to);
         }
-        let hash: B256 = self.rpc("eth_sendTransaction", json!([tx])).await.as_str().unwrap().parse().unwrap();
+        let hash: B256 = self
+            .rpc("eth_sendTransaction", json!([tx]))
+            .await
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         // anvil mines the transaction right away, but its receipt may appear a moment later.
         let mut receipt = Value::Null;
         for _ in 0..500 {
@@ -106,9 +126,15 @@ impl Chain {
     }
 
     pub async fn total_releases(&self, set: &OperatorSet) -> u64 {
-        let data = getTotalReleasesCall { operatorSet: to_abi(set) }.abi_encode();
+        let data = getTotalReleasesCall {
+            operatorSet: to_abi(set),
+        }
+        .abi_encode();
         let out = self
-            .rpc("eth_call", json!([{ "to": RM, "data": format!("0x{}", alloy::hex::encode(data)) }, "latest"]))
+            .rpc(
+                "eth_call",
+                json!([{ "to": RM, "data": format!("0x{}", alloy::hex::encode(data)) }, "latest"]),
+            )
             .await;
         let bytes = alloy::hex::decode(out.as_str().unwrap()).unwrap();
         U256::from_be_slice(&bytes).to::<u64>()
@@ -119,7 +145,10 @@ impl Chain {
         self.fund(avs).await;
         for id in ids {
             let set = OperatorSet::new(AvsAddress::new(avs), *id);
-            let call = publishMetadataURICall { operatorSet: to_abi(&set), metadataURI: "https://quartz.test/m".into() };
+            let call = publishMetadataURICall {
+                operatorSet: to_abi(&set),
+                metadataURI: "https://quartz.test/m".into(),
+            };
             self.send(avs, Some(RM), call.abi_encode()).await;
         }
     }
@@ -160,7 +189,10 @@ impl Chain {
 
     pub async fn metadata_via(&self, forwarder: Address, set: &OperatorSet) {
         let dev: Address = DEV.parse().unwrap();
-        let call = publishMetadataURICall { operatorSet: to_abi(set), metadataURI: "https://quartz.test/f".into() };
+        let call = publishMetadataURICall {
+            operatorSet: to_abi(set),
+            metadataURI: "https://quartz.test/f".into(),
+        };
         self.send(dev, Some(forwarder), call.abi_encode()).await;
     }
 }
@@ -174,7 +206,10 @@ fn release_call(set: &OperatorSet, seed: u8, artifacts: usize) -> publishRelease
         .collect();
     publishReleaseCall {
         operatorSet: to_abi(set),
-        release: IReleaseManager::Release { artifacts, upgradeByTime: LATER + u32::from(seed) },
+        release: IReleaseManager::Release {
+            artifacts,
+            upgradeByTime: LATER + u32::from(seed),
+        },
     }
 }
 

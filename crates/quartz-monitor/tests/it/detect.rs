@@ -20,26 +20,42 @@ async fn watched_and_unwatched_releases_are_detected_with_their_fields() {
 
     let mut cfg = config(&anvil.endpoint(), start);
     cfg.watch = vec![
-        WatchedSet { avs: FORK_AVS.parse().unwrap(), operator_set_id: 0 },
-        WatchedSet { avs: FORK_AVS.parse().unwrap(), operator_set_id: 1 },
+        WatchedSet {
+            avs: FORK_AVS.parse().unwrap(),
+            operator_set_id: 0,
+        },
+        WatchedSet {
+            avs: FORK_AVS.parse().unwrap(),
+            operator_set_id: 1,
+        },
     ];
     let monitor = Running::start(cfg);
     let watched = chain.publish(&set(fork_avs, 1), 10, 1).await;
     let unwatched = chain.publish(&set(stranger, 7), 20, 2).await;
     monitor.wait_scanned(unwatched.block).await;
-    wait_until("reconciliation of the fork's release 0", || async { monitor.entries().await.len() >= 3 }).await;
+    wait_until("reconciliation of the fork's release 0", || async {
+        monitor.entries().await.len() >= 3
+    })
+    .await;
 
     let entries = monitor.entries().await;
-    let [w] = find(&entries, &watched)[..] else { panic!("watched release not exactly once: {entries:#?}") };
+    let [w] = find(&entries, &watched)[..] else {
+        panic!("watched release not exactly once: {entries:#?}")
+    };
     assert_matches(w, &watched);
     assert_eq!(w.resolved_by, ResolvedBy::Table);
-    let [u] = find(&entries, &unwatched)[..] else { panic!("unwatched release not exactly once: {entries:#?}") };
+    let [u] = find(&entries, &unwatched)[..] else {
+        panic!("unwatched release not exactly once: {entries:#?}")
+    };
     assert_matches(u, &unwatched);
     assert_eq!(u.resolved_by, ResolvedBy::Input);
     assert_eq!(u.release.artifacts.len(), 2);
 
     // Release 0 of set 0 predates the start block: only reconciliation can find it.
-    let old = entries.iter().find(|e| e.key.operator_set == set(fork_avs, 0)).expect("reconciled release");
+    let old = entries
+        .iter()
+        .find(|e| e.key.operator_set == set(fork_avs, 0))
+        .expect("reconciled release");
     assert_eq!(old.key.release_id, 0);
     assert_eq!(old.resolved_by, ResolvedBy::Reconcile);
     assert_eq!(
@@ -64,7 +80,10 @@ async fn watched_only_mode_ignores_other_operator_sets() {
     let start = chain.head().await + 1;
     let mut cfg = config(&anvil.endpoint(), start);
     cfg.discover = Discover::Watched;
-    cfg.watch = vec![WatchedSet { avs: FORK_AVS.parse().unwrap(), operator_set_id: 1 }];
+    cfg.watch = vec![WatchedSet {
+        avs: FORK_AVS.parse().unwrap(),
+        operator_set_id: 1,
+    }];
     let monitor = Running::start(cfg);
     let other = chain.publish(&set(stranger, 0), 30, 1).await;
     let watched = chain.publish(&set(fork_avs, 1), 31, 1).await;
@@ -72,7 +91,10 @@ async fn watched_only_mode_ignores_other_operator_sets() {
 
     let entries = monitor.entries().await;
     assert_eq!(find(&entries, &watched).len(), 1);
-    assert!(find(&entries, &other).is_empty(), "an unwatched set was enqueued: {entries:#?}");
+    assert!(
+        find(&entries, &other).is_empty(),
+        "an unwatched set was enqueued: {entries:#?}"
+    );
     let status = quartz_monitor::status(&monitor.store).await.unwrap();
     assert_eq!(status.chains[0].unresolved_count, 0, "ignored logs are not unresolved");
     monitor.stop().await;
@@ -91,7 +113,9 @@ async fn a_release_through_a_forwarding_contract_is_resolved_by_its_call_trace()
     monitor.wait_scanned(published.block).await;
 
     let entries = monitor.entries().await;
-    let [entry] = find(&entries, &published)[..] else { panic!("not exactly once: {entries:#?}") };
+    let [entry] = find(&entries, &published)[..] else {
+        panic!("not exactly once: {entries:#?}")
+    };
     assert_matches(entry, &published);
     assert_eq!(entry.key.operator_set.avs.as_address(), forwarder);
     assert_eq!(entry.resolved_by, ResolvedBy::Trace);
@@ -105,7 +129,10 @@ async fn an_unresolvable_release_is_recorded_and_does_not_block_later_ones() {
     // A provider without the debug namespace: the forwarded release cannot be resolved.
     let proxy = Proxy::start(
         &anvil.endpoint(),
-        Limits { hidden_methods: vec!["debug_traceTransaction"], ..Limits::default() },
+        Limits {
+            hidden_methods: vec!["debug_traceTransaction"],
+            ..Limits::default()
+        },
     )
     .await;
     let forwarder = chain.deploy_forwarder().await;
@@ -121,7 +148,9 @@ async fn an_unresolvable_release_is_recorded_and_does_not_block_later_ones() {
 
     let entries = monitor.entries().await;
     assert!(find(&entries, &lost).is_empty());
-    let [entry] = find(&entries, &later)[..] else { panic!("later release missing: {entries:#?}") };
+    let [entry] = find(&entries, &later)[..] else {
+        panic!("later release missing: {entries:#?}")
+    };
     assert_matches(entry, &later);
     assert_eq!(entry.resolved_by, ResolvedBy::Input);
     let status = quartz_monitor::status(&monitor.store).await.unwrap();
@@ -130,7 +159,14 @@ async fn an_unresolvable_release_is_recorded_and_does_not_block_later_ones() {
     let unresolved = &chain_status.unresolved[0];
     assert_eq!(unresolved.location.tx_hash, lost.tx);
     assert_eq!(unresolved.release_id, Some(lost.release_id));
-    assert_eq!(unresolved.operator_set_hash, quartz_monitor::contract::operator_set_topic(&hidden));
-    assert!(unresolved.reason.contains("debug_traceTransaction"), "{}", unresolved.reason);
+    assert_eq!(
+        unresolved.operator_set_hash,
+        quartz_monitor::contract::operator_set_topic(&hidden)
+    );
+    assert!(
+        unresolved.reason.contains("debug_traceTransaction"),
+        "{}",
+        unresolved.reason
+    );
     monitor.stop().await;
 }

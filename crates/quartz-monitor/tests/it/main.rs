@@ -35,7 +35,13 @@ impl Running {
         let store = Store::open_in(dir.path()).unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(quartz_monitor::run(config, store.clone(), shutdown.clone()));
-        Self { outbox: Outbox::new(store.clone()), store, shutdown, task, _dir: dir }
+        Self {
+            outbox: Outbox::new(store.clone()),
+            store,
+            shutdown,
+            task,
+            _dir: dir,
+        }
     }
 
     pub async fn entries(&self) -> Vec<OutboxEntry> {
@@ -48,7 +54,10 @@ impl Running {
 
     /// Waits until the scan has passed `block`.
     pub async fn wait_scanned(&self, block: u64) {
-        wait_until("the checkpoint to pass the block", || async { self.checkpoint().await >= block }).await;
+        wait_until("the checkpoint to pass the block", || async {
+            self.checkpoint().await >= block
+        })
+        .await;
     }
 
     pub async fn stop(self) {
@@ -99,7 +108,12 @@ pub fn assert_matches(entry: &OutboxEntry, published: &Published) {
     assert_eq!(entry.key.release_id, published.release_id);
     assert_eq!(entry.release.operator_set, published.set);
     assert_eq!(entry.release.upgrade_by_time, published.upgrade_by_time);
-    let digests: Vec<_> = entry.release.artifacts.iter().map(|a| a.digest.as_bytes().to_vec()).collect();
+    let digests: Vec<_> = entry
+        .release
+        .artifacts
+        .iter()
+        .map(|a| a.digest.as_bytes().to_vec())
+        .collect();
     let expected: Vec<_> = published.digests.iter().map(|d| d.to_vec()).collect();
     assert_eq!(digests, expected);
     let urls: Vec<_> = entry.release.artifacts.iter().map(|a| a.registry_url.clone()).collect();

@@ -104,9 +104,11 @@ async fn handle(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> R
             return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "slow down").into_response();
         }
         let filter = &request["params"][0];
-        if let (Some(max), Some(from), Some(to)) =
-            (limits.max_range, block_param(&filter["fromBlock"]), block_param(&filter["toBlock"]))
-            && to.saturating_sub(from) + 1 > max
+        if let (Some(max), Some(from), Some(to)) = (
+            limits.max_range,
+            block_param(&filter["fromBlock"]),
+            block_param(&filter["toBlock"]),
+        ) && to.saturating_sub(from) + 1 > max
         {
             let refusal = counters.range_refusals.fetch_add(1, Ordering::SeqCst);
             // Alternate between the shapes of two common providers.
@@ -117,7 +119,14 @@ async fn handle(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> R
             };
         }
     }
-    let upstream = match shared.http.post(&shared.upstream).header("content-type", "application/json").body(body).send().await {
+    let upstream = match shared
+        .http
+        .post(&shared.upstream)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+    {
         Ok(response) => response,
         Err(_) => return (StatusCode::BAD_GATEWAY, "upstream down").into_response(),
     };

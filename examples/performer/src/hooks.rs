@@ -7,7 +7,8 @@
 //! | `exit` | `code` | the process exits mid-invocation |
 //! | `fail` | `message` | a handled error reported through the Runtime API |
 //! | `huge` | `bytes` | a response of that many bytes |
-//! | `probe` | `paths`, `env` | reports which paths are readable/writable and which env vars are set |
+//! | `probe` | `paths`, `writePaths`, `env` | reports which paths are readable/writable and which env vars are set |
+//! | `stale` | | posts `/response` for an unknown and for the previous request id; reports the statuses |
 //!
 //! `PERFORMER_FAIL_INIT=report` reports an init error through `/runtime/init/error` and exits;
 //! `PERFORMER_FAIL_INIT=exit` exits with status 3 before contacting the Runtime API.
@@ -18,13 +19,13 @@ use std::time::Duration;
 use lambda_runtime::Error;
 use serde_json::{Map, Value, json};
 
-const HOOKS: &[&str] = &["sleep", "exit", "fail", "huge", "probe"];
+const HOOKS: &[&str] = &["sleep", "exit", "fail", "huge", "probe", "stale"];
 
 pub fn is_hook(operation: &str) -> bool {
     HOOKS.contains(&operation)
 }
 
-pub async fn run(operation: &str, params: &Value) -> Result<Value, Error> {
+pub async fn run(operation: &str, params: &Value, previous_request: Option<String>) -> Result<Value, Error> {
     let int = |name: &str| params.get(name).and_then(Value::as_u64).unwrap_or(0);
     match operation {
         "sleep" => {
@@ -39,6 +40,15 @@ pub async fn run(operation: &str, params: &Value) -> Result<Value, Error> {
             .into()),
         "huge" => Ok(Value::String("x".repeat(usize::try_from(int("bytes")).unwrap_or(0)))),
         "probe" => Ok(probe(params)),
+        "stale" => {
+            let status = |id: &str| {
+                post_runtime(&format!("/2018-06-01/runtime/invocation/{id}/response"), "{}", None).map_or(Value::Null, Value::from)
+            };
+            Ok(json!({
+                "unknown": status("00000000-0000-0000-0000-000000000000"),
+                "previous": previous_request.as_deref().map_or(Value::Null, status),
+            }))
+        }
         _ => Ok(Value::Null),
     }
 }
@@ -88,7 +98,7 @@ pub fn init_failure_if_requested() {
     match std::env::var("PERFORMER_FAIL_INIT").as_deref() {
         Ok("report") => {
             let body = r#"{"errorType":"Performer.InitFailed","errorMessage":"init failed on purpose (PERFORMER_FAIL_INIT=report)"}"#;
-            if let Err(e) = post_init_error(body) {
+            if let Err(e) = post_runtime("/2018-06-01/runtime/init/error", body, Some("Performer.InitFailed")) {
                 eprintln!("cannot report the init error: {e}");
             }
             std::process::exit(1);
@@ -101,16 +111,22 @@ pub fn init_failure_if_requested() {
     }
 }
 
-fn post_init_error(body: &str) -> std::io::Result<()> {
+/// A minimal HTTP/1.1 POST to the Runtime API; returns the response status.
+fn post_runtime(path: &str, body: &str, error_type: Option<&str>) -> std::io::Result<u16> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(std::io::Error::other)?;
     let mut stream = std::net::TcpStream::connect(&api)?;
+    let extra = error_type.map_or_else(String::new, |t| format!("Lambda-Runtime-Function-Error-Type: {t}\r\n"));
     write!(
         stream,
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
-         Lambda-Runtime-Function-Error-Type: Performer.InitFailed\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n{extra}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    Ok(())
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("malformed HTTP response"))
 }

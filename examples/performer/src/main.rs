@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let state = ops::State::new();
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        state.handle(event.payload).await
+        state.handle(event.payload, event.context.request_id).await
     }))
     .await
 }

@@ -31,6 +31,8 @@ pub struct State {
     /// From the image config, so callers can tell which image answered.
     version: String,
     hooks_enabled: bool,
+    /// The previous invocation's request id, for the `stale` hook.
+    previous_request: std::sync::Mutex<Option<String>>,
 }
 
 impl State {
@@ -39,10 +41,16 @@ impl State {
             instance_id: hooks::instance_id(),
             version: std::env::var("PERFORMER_VERSION").unwrap_or_else(|_| "dev".into()),
             hooks_enabled: std::env::var("PERFORMER_TEST_HOOKS").is_ok_and(|v| v == "1"),
+            previous_request: std::sync::Mutex::new(None),
         }
     }
 
-    pub async fn handle(&self, event: Value) -> Result<Value, Error> {
+    pub async fn handle(&self, event: Value, request_id: String) -> Result<Value, Error> {
+        let previous = self.previous_request.lock().ok().and_then(|mut p| p.replace(request_id));
+        self.answer(event, previous).await
+    }
+
+    async fn answer(&self, event: Value, previous_request: Option<String>) -> Result<Value, Error> {
         if event.get("type").and_then(Value::as_str) == Some("quartz.healthcheck") {
             return Ok(json!({"status": "ok", "version": self.version}));
         }
@@ -70,7 +78,7 @@ impl State {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 json!({"waitedMs": 1000})
             }
-            other if self.hooks_enabled && hooks::is_hook(other) => hooks::run(other, &params).await?,
+            other if self.hooks_enabled && hooks::is_hook(other) => hooks::run(other, &params, previous_request).await?,
             _ => json!({"echo": task.payload}),
         };
         Ok(json!({

@@ -135,11 +135,16 @@ impl Puller {
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
-                    writer.abort().await;
-                    return Err(OciError::Registry {
-                        registry: image.repository.registry.clone(),
-                        message: e.to_string(),
-                    });
+                    // The client's own check fails at the end of a blob whose bytes do not match;
+                    // our hash of what arrived decides, and names the mismatch precisely.
+                    return match writer.commit("blob", &digest).await {
+                        Ok(()) => Ok(digest),
+                        Err(mismatch @ OciError::DigestMismatch { .. }) => Err(mismatch),
+                        Err(_) => Err(OciError::Registry {
+                            registry: image.repository.registry.clone(),
+                            message: e.to_string(),
+                        }),
+                    };
                 }
             };
             writer.write(&chunk).await?;

@@ -23,7 +23,12 @@ type ApiResult = Result<Response, ApiError>;
 
 /// A JSON body, with Lambda's error for one that does not parse.
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(v)| v).map_err(|e| ApiError::new(ErrorType::InvalidParameterValue, format!("invalid request body: {}", e.body_text())))
+    body.map(|Json(v)| v).map_err(|e| {
+        ApiError::new(
+            ErrorType::InvalidParameterValue,
+            format!("invalid request body: {}", e.body_text()),
+        )
+    })
 }
 
 fn name_of(path: &str) -> Result<(String, Option<String>), ApiError> {
@@ -60,7 +65,9 @@ fn check_revision(expected: Option<&str>, actual: &str) -> Result<(), ApiError> 
 
 fn reject_zip(zip: &Option<String>, s3: &Option<String>) -> Result<(), ApiError> {
     if zip.is_some() || s3.is_some() {
-        return Err(ApiError::invalid("The local runtime supports PackageType Image only; provide ImageUri"));
+        return Err(ApiError::invalid(
+            "The local runtime supports PackageType Image only; provide ImageUri",
+        ));
     }
     Ok(())
 }
@@ -69,11 +76,16 @@ fn check_architectures(architectures: &Option<Vec<String>>) -> Result<(), ApiErr
     match architectures.as_deref() {
         None | Some([]) => Ok(()),
         Some([arch]) if arch == "x86_64" => Ok(()),
-        Some(other) => Err(ApiError::invalid(format!("unsupported Architectures {other:?}: the local runtime runs x86_64"))),
+        Some(other) => Err(ApiError::invalid(format!(
+            "unsupported Architectures {other:?}: the local runtime runs x86_64"
+        ))),
     }
 }
 
-pub async fn create_function(State(state): State<SharedState>, req: Result<Json<CreateFunctionRequest>, JsonRejection>) -> ApiResult {
+pub async fn create_function(
+    State(state): State<SharedState>,
+    req: Result<Json<CreateFunctionRequest>, JsonRejection>,
+) -> ApiResult {
     let req = body(req)?;
     let name = validate_name(&req.function_name)?.to_string();
     if req.package_type.as_deref().is_some_and(|p| p != "Image") || req.runtime.is_some() {
@@ -94,7 +106,12 @@ pub async fn create_function(State(state): State<SharedState>, req: Result<Json<
     let tags = validate_tags(req.tags)?;
     check_registry(&state, &spec.image).await?;
 
-    let latest = VersionRecord { version: LATEST.into(), spec: spec.clone(), revision_id: revision_id(), last_modified: last_modified_now() };
+    let latest = VersionRecord {
+        version: LATEST.into(),
+        spec: spec.clone(),
+        revision_id: revision_id(),
+        last_modified: last_modified_now(),
+    };
     let record = FunctionRecord {
         name: name.clone(),
         latest: latest.clone(),
@@ -123,7 +140,11 @@ pub async fn create_function(State(state): State<SharedState>, req: Result<Json<
     if req.publish {
         tracing::warn!(target: "quartz::runtime", "Publish on CreateFunction is ignored until the code is ready; call PublishVersion");
     }
-    Ok((StatusCode::CREATED, Json(record.configuration(&record.latest, &state.arns))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(record.configuration(&record.latest, &state.arns)),
+    )
+        .into_response())
 }
 
 pub async fn get_function(
@@ -138,11 +159,15 @@ pub async fn get_function(
     let image = resolved.record.spec.image.to_string();
     Ok(Json(GetFunctionResponse {
         configuration: record.configuration(&resolved.record, &state.arns),
-        code: FunctionCodeLocation { repository_type: "ECR", image_uri: image.clone(), resolved_image_uri: image },
+        code: FunctionCodeLocation {
+            repository_type: "ECR",
+            image_uri: image.clone(),
+            resolved_image_uri: image,
+        },
         tags: record.tags.clone(),
-        concurrency: record
-            .reserved_concurrency
-            .map(|c| Concurrency { reserved_concurrent_executions: Some(i64::from(c)) }),
+        concurrency: record.reserved_concurrency.map(|c| Concurrency {
+            reserved_concurrent_executions: Some(i64::from(c)),
+        }),
     })
     .into_response())
 }
@@ -153,9 +178,9 @@ pub fn qualifier(from_path: Option<String>, from_query: Option<String>) -> Resul
         validate_qualifier(q)?;
     }
     match (from_path, from_query) {
-        (Some(a), Some(b)) if a != b => {
-            Err(ApiError::invalid("The derived qualifier from the function name does not match the specified qualifier."))
-        }
+        (Some(a), Some(b)) if a != b => Err(ApiError::invalid(
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        )),
         (a, b) => Ok(a.or(b)),
     }
 }
@@ -220,7 +245,9 @@ pub async fn update_configuration(
     let req = body(req)?;
     let (name, _) = name_of(&function)?;
     if req.runtime.is_some() || req.handler.is_some() {
-        return Err(ApiError::invalid("Runtime and Handler do not apply to PackageType Image functions"));
+        return Err(ApiError::invalid(
+            "Runtime and Handler do not apply to PackageType Image functions",
+        ));
     }
     let environment = validate_environment(req.environment)?;
     let conflict_state = state.clone();
@@ -310,17 +337,27 @@ pub async fn publish_version(
     Ok((StatusCode::CREATED, Json(record.configuration(&version, &state.arns))).into_response())
 }
 
-fn page<T: Clone>(items: &[T], key: impl Fn(&T) -> String, query: &ListQuery) -> Result<(Vec<T>, Option<String>), ApiError> {
+fn page<T: Clone>(
+    items: &[T],
+    key: impl Fn(&T) -> String,
+    query: &ListQuery,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let max = query.max_items.unwrap_or(50);
     if !(1..=10_000).contains(&max) {
         return Err(ApiError::invalid("MaxItems must be between 1 and 10000"));
     }
     let start = match &query.marker {
         None => 0,
-        Some(marker) => items.iter().position(|i| key(i) == *marker).map(|p| p + 1).ok_or_else(|| ApiError::invalid("invalid Marker"))?,
+        Some(marker) => items
+            .iter()
+            .position(|i| key(i) == *marker)
+            .map(|p| p + 1)
+            .ok_or_else(|| ApiError::invalid("invalid Marker"))?,
     };
     let chunk: Vec<T> = items.iter().skip(start).take(max).cloned().collect();
-    let next = (start + chunk.len() < items.len()).then(|| chunk.last().map(&key)).flatten();
+    let next = (start + chunk.len() < items.len())
+        .then(|| chunk.last().map(&key))
+        .flatten();
     Ok((chunk, next))
 }
 
@@ -331,7 +368,9 @@ pub async fn list_versions(
 ) -> ApiResult {
     let (name, _) = name_of(&function)?;
     let record = state.get(&name).await?;
-    let all: Vec<VersionRecord> = std::iter::once(record.latest.clone()).chain(record.versions.values().cloned()).collect();
+    let all: Vec<VersionRecord> = std::iter::once(record.latest.clone())
+        .chain(record.versions.values().cloned())
+        .collect();
     let (chunk, next_marker) = page(&all, |v| v.version.clone(), &query)?;
     let versions = chunk.iter().map(|v| record.configuration(v, &state.arns)).collect();
     Ok(Json(ListVersionsResponse { versions, next_marker }).into_response())
@@ -362,10 +401,14 @@ pub async fn delete_function(
             tracing::info!(target: "quartz::runtime", function = %name, "function deleted");
         }
         Some(q) if q == LATEST => {
-            return Err(ApiError::invalid("$LATEST version cannot be deleted without deleting the function."));
+            return Err(ApiError::invalid(
+                "$LATEST version cannot be deleted without deleting the function.",
+            ));
         }
         Some(q) => {
-            let number: u64 = q.parse().map_err(|_| ApiError::invalid(format!("{q} is not a version number")))?;
+            let number: u64 = q
+                .parse()
+                .map_err(|_| ApiError::invalid(format!("{q} is not a version number")))?;
             state
                 .mutate(&name, |record| {
                     if let Some(alias) = record.aliases.values().find(|a| a.function_version == q) {
@@ -399,18 +442,29 @@ fn check_alias_target(record: &FunctionRecord, version: &str, state: &SharedStat
     if version == LATEST {
         return Ok(());
     }
-    let exists = version.parse::<u64>().ok().is_some_and(|n| record.versions.contains_key(&n));
+    let exists = version
+        .parse::<u64>()
+        .ok()
+        .is_some_and(|n| record.versions.contains_key(&n));
     if exists {
         Ok(())
     } else {
-        Err(ApiError::not_found(format!("Function not found: {}", state.arns.qualified(&record.name, version))))
+        Err(ApiError::not_found(format!(
+            "Function not found: {}",
+            state.arns.qualified(&record.name, version)
+        )))
     }
 }
 
 fn reject_routing(routing: &Option<serde_json::Value>) -> Result<(), ApiError> {
-    let weighted = routing.as_ref().and_then(|r| r.get("AdditionalVersionWeights")).and_then(|w| w.as_object());
+    let weighted = routing
+        .as_ref()
+        .and_then(|r| r.get("AdditionalVersionWeights"))
+        .and_then(|w| w.as_object());
     if weighted.is_some_and(|w| !w.is_empty()) {
-        return Err(ApiError::invalid("weighted alias routing is not supported by the local runtime"));
+        return Err(ApiError::invalid(
+            "weighted alias routing is not supported by the local runtime",
+        ));
     }
     Ok(())
 }
@@ -454,7 +508,10 @@ fn alias_not_found(state: &SharedState, name: &str, alias: &str) -> ApiError {
 pub async fn get_alias(State(state): State<SharedState>, Path((function, alias)): Path<(String, String)>) -> ApiResult {
     let (name, _) = name_of(&function)?;
     let record = state.get(&name).await?;
-    let found = record.aliases.get(&alias).ok_or_else(|| alias_not_found(&state, &name, &alias))?;
+    let found = record
+        .aliases
+        .get(&alias)
+        .ok_or_else(|| alias_not_found(&state, &name, &alias))?;
     Ok(Json(alias_config(&state, &name, found)).into_response())
 }
 
@@ -485,8 +542,10 @@ pub async fn update_alias(
             if let Some(version) = &req.function_version {
                 check_alias_target(record, version, &check_state)?;
             }
-            let alias =
-                record.aliases.get_mut(&alias_name).ok_or_else(|| alias_not_found(&check_state, &name, &alias_name))?;
+            let alias = record
+                .aliases
+                .get_mut(&alias_name)
+                .ok_or_else(|| alias_not_found(&check_state, &name, &alias_name))?;
             check_revision(req.revision_id.as_deref(), &alias.revision_id)?;
             if let Some(version) = &req.function_version {
                 alias.function_version = version.clone();
@@ -502,7 +561,10 @@ pub async fn update_alias(
     Ok(Json(alias_config(&state, &name, &alias)).into_response())
 }
 
-pub async fn delete_alias(State(state): State<SharedState>, Path((function, alias)): Path<(String, String)>) -> ApiResult {
+pub async fn delete_alias(
+    State(state): State<SharedState>,
+    Path((function, alias)): Path<(String, String)>,
+) -> ApiResult {
     let (name, _) = name_of(&function)?;
     state.mutate(&name, |record| Ok(record.aliases.remove(&alias))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -526,13 +588,19 @@ pub async fn put_concurrency(
             Ok(())
         })
         .await?;
-    Ok(Json(Concurrency { reserved_concurrent_executions: Some(i64::from(limit)) }).into_response())
+    Ok(Json(Concurrency {
+        reserved_concurrent_executions: Some(i64::from(limit)),
+    })
+    .into_response())
 }
 
 pub async fn get_concurrency(State(state): State<SharedState>, Path(function): Path<String>) -> ApiResult {
     let (name, _) = name_of(&function)?;
     let record = state.get(&name).await?;
-    Ok(Json(Concurrency { reserved_concurrent_executions: record.reserved_concurrency.map(i64::from) }).into_response())
+    Ok(Json(Concurrency {
+        reserved_concurrent_executions: record.reserved_concurrency.map(i64::from),
+    })
+    .into_response())
 }
 
 pub async fn delete_concurrency(State(state): State<SharedState>, Path(function): Path<String>) -> ApiResult {
@@ -547,5 +615,8 @@ pub async fn delete_concurrency(State(state): State<SharedState>, Path(function)
 }
 
 pub async fn unknown_operation() -> ApiError {
-    ApiError::new(ErrorType::UnknownOperation, "The local runtime does not implement this operation")
+    ApiError::new(
+        ErrorType::UnknownOperation,
+        "The local runtime does not implement this operation",
+    )
 }

@@ -11,7 +11,11 @@ pub enum RuntimeError {
     #[error("store: {0}")]
     Store(#[from] quartz_store::StoreError),
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("serving the Lambda API: {0}")]
     Serve(std::io::Error),
     #[error("invalid function name {0:?}")]
@@ -75,7 +79,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), reason: None }
+        Self {
+            kind,
+            message: message.into(),
+            reason: None,
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -104,13 +112,19 @@ impl From<quartz_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let kind = if self.kind.status().is_server_error() { "Service" } else { "User" };
+        let kind = if self.kind.status().is_server_error() {
+            "Service"
+        } else {
+            "User"
+        };
         let mut body = serde_json::json!({ "Type": kind, "message": self.message });
         if let Some(reason) = self.reason {
             body["Reason"] = reason.into();
         }
         let mut response = (self.kind.status(), axum::Json(body)).into_response();
-        response.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(self.kind.name()));
+        response
+            .headers_mut()
+            .insert("x-amzn-errortype", HeaderValue::from_static(self.kind.name()));
         response
     }
 }

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::ids::Arns;
-use crate::model::{
-    EphemeralStorage, Environment, FunctionConfiguration, ImageConfig, ImageConfigResponse,
-};
+use crate::model::{Environment, EphemeralStorage, FunctionConfiguration, ImageConfig, ImageConfigResponse};
 
 pub const LATEST: &str = "$LATEST";
 const TIMEOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=900;
@@ -114,11 +112,17 @@ impl FunctionRecord {
     pub fn resolve(&self, qualifier: Option<&str>, arns: &Arns) -> Result<Resolved, ApiError> {
         let not_found = |q: &str| ApiError::not_found(format!("Function not found: {}", arns.qualified(&self.name, q)));
         match qualifier {
-            None | Some(LATEST) => Ok(Resolved { version: LATEST.into(), record: self.latest.clone() }),
+            None | Some(LATEST) => Ok(Resolved {
+                version: LATEST.into(),
+                record: self.latest.clone(),
+            }),
             Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
                 let number: u64 = q.parse().map_err(|_| not_found(q))?;
                 let record = self.versions.get(&number).ok_or_else(|| not_found(q))?;
-                Ok(Resolved { version: record.version.clone(), record: record.clone() })
+                Ok(Resolved {
+                    version: record.version.clone(),
+                    record: record.clone(),
+                })
             }
             Some(q) => {
                 let alias = self.aliases.get(q).ok_or_else(|| not_found(q))?;
@@ -146,25 +150,43 @@ impl FunctionRecord {
             last_modified: version.last_modified.clone(),
             code_sha256: spec.image.digest.hex(),
             version: version.version.clone(),
-            environment: (!spec.environment.is_empty())
-                .then(|| Environment { variables: spec.environment.clone() }),
+            environment: (!spec.environment.is_empty()).then(|| Environment {
+                variables: spec.environment.clone(),
+            }),
             revision_id: version.revision_id.clone(),
             package_type: "Image",
             architectures: vec!["x86_64"],
             ephemeral_storage: EphemeralStorage { size: 512 },
-            image_config_response: image_config_set
-                .then(|| ImageConfigResponse { image_config: spec.image_config.clone() }),
+            image_config_response: image_config_set.then(|| ImageConfigResponse {
+                image_config: spec.image_config.clone(),
+            }),
             // Published versions only exist once their code was ready.
-            state: if is_latest { format!("{:?}", self.state) } else { "Active".into() },
+            state: if is_latest {
+                format!("{:?}", self.state)
+            } else {
+                "Active".into()
+            },
             state_reason: if is_latest { self.state_reason.clone() } else { None },
-            state_reason_code: if is_latest { self.state_reason_code.clone() } else { None },
+            state_reason_code: if is_latest {
+                self.state_reason_code.clone()
+            } else {
+                None
+            },
             last_update_status: if is_latest {
                 self.last_update_status.map(|s| format!("{s:?}"))
             } else {
                 Some("Successful".into())
             },
-            last_update_status_reason: if is_latest { self.last_update_reason.clone() } else { None },
-            last_update_status_reason_code: if is_latest { self.last_update_reason_code.clone() } else { None },
+            last_update_status_reason: if is_latest {
+                self.last_update_reason.clone()
+            } else {
+                None
+            },
+            last_update_status_reason_code: if is_latest {
+                self.last_update_reason_code.clone()
+            } else {
+                None
+            },
         }
     }
 }
@@ -199,8 +221,12 @@ pub fn validate_memory(memory: Option<i64>, current: u32) -> Result<u32, ApiErro
 
 pub fn validate_environment(env: Option<Environment>) -> Result<Option<BTreeMap<String, String>>, ApiError> {
     let Some(env) = env else { return Ok(None) };
-    let reserved: Vec<&str> =
-        env.variables.keys().filter(|k| RESERVED_ENV.contains(&k.as_str())).map(String::as_str).collect();
+    let reserved: Vec<&str> = env
+        .variables
+        .keys()
+        .filter(|k| RESERVED_ENV.contains(&k.as_str()))
+        .map(String::as_str)
+        .collect();
     if !reserved.is_empty() {
         return Err(ApiError::invalid(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
@@ -222,7 +248,8 @@ fn valid_env_key(key: &str) -> bool {
 
 /// Images are pinned by digest: a tag could change under a published version.
 pub fn validate_image_uri(uri: Option<&str>) -> Result<PinnedImage, ApiError> {
-    let uri = uri.ok_or_else(|| ApiError::invalid("Code.ImageUri is required: the local runtime runs container images only"))?;
+    let uri = uri
+        .ok_or_else(|| ApiError::invalid("Code.ImageUri is required: the local runtime runs container images only"))?;
     uri.parse::<PinnedImage>().map_err(|e| {
         ApiError::invalid(format!(
             "Source image {uri} is not valid: {e}. Provide the image pinned by digest (repository@sha256:...)"
@@ -245,7 +272,9 @@ pub fn default_spec(image: PinnedImage) -> FunctionSpec {
 pub fn validate_qualifier(qualifier: &str) -> Result<(), ApiError> {
     let ok = !qualifier.is_empty()
         && qualifier.len() <= 128
-        && qualifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'$' | b'_' | b'-'));
+        && qualifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'$' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
@@ -259,7 +288,9 @@ pub fn validate_alias_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && !name.bytes().all(|b| b.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
     if ok {
         Ok(())
     } else {

@@ -15,7 +15,11 @@ pub fn revision_id() -> String {
 pub fn trace_id() -> String {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{now:08x}-{};Parent={};Sampled=0", &random[..24], &random[16..32])
+    format!(
+        "Root=1-{now:08x}-{};Parent={};Sampled=0",
+        &random[..24],
+        &random[16..32]
+    )
 }
 
 /// Lambda's `LastModified` format: `2024-01-31T12:00:00.000+0000`.
@@ -71,8 +75,14 @@ mod tests {
     fn function_refs() {
         assert_eq!(parse_function_ref("f"), ("f".into(), None));
         assert_eq!(parse_function_ref("f:live"), ("f".into(), Some("live".into())));
-        assert_eq!(parse_function_ref("arn:aws:lambda:us-east-1:000000000000:function:f"), ("f".into(), None));
-        assert_eq!(parse_function_ref("arn:aws:lambda:us-east-1:000000000000:function:f:3"), ("f".into(), Some("3".into())));
+        assert_eq!(
+            parse_function_ref("arn:aws:lambda:us-east-1:000000000000:function:f"),
+            ("f".into(), None)
+        );
+        assert_eq!(
+            parse_function_ref("arn:aws:lambda:us-east-1:000000000000:function:f:3"),
+            ("f".into(), Some("3".into()))
+        );
         assert_eq!(parse_function_ref("000000000000:function:f"), ("f".into(), None));
     }
 }

@@ -29,7 +29,10 @@ pub struct InstanceSpec {
 #[derive(Debug)]
 pub enum StartError {
     /// The function reported an init error through `/init/error`.
-    Init { body: Bytes, error_type: Option<String> },
+    Init {
+        body: Bytes,
+        error_type: Option<String>,
+    },
     /// The process exited before its first `/next`.
     Exit(String),
     Timeout(Duration),
@@ -74,13 +77,17 @@ impl Instance {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (invocations, invocations_rx) = mpsc::channel(1);
         let shared = Shared::new(invocations_rx);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| StartError::Spawn(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| StartError::Spawn(e.to_string()))?;
         let api_addr = listener.local_addr().map_err(|e| StartError::Spawn(e.to_string()))?;
         let server_stop = CancellationToken::new();
         let app = runtime_api::router(shared.clone());
         let stop = server_stop.clone();
         tokio::spawn(async move {
-            let result = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
             if let Err(error) = result {
                 tracing::warn!(target: "quartz::runtime", %error, "runtime API server failed");
             }
@@ -109,7 +116,15 @@ impl Instance {
             let _ = exit_tx.send(Some(description));
         });
 
-        let instance = Self { id, pid, invocations, exit, server_stop, capture, _shared: shared.clone() };
+        let instance = Self {
+            id,
+            pid,
+            invocations,
+            exit,
+            server_stop,
+            capture,
+            _shared: shared.clone(),
+        };
         let mut phase = shared.phase.subscribe();
         let mut exit = instance.exit.clone();
         let started = tokio::select! {
@@ -216,14 +231,20 @@ impl Drop for Instance {
 }
 
 fn lambda_env(spec: &InstanceSpec, instance_id: &str, api: &str) -> Vec<(String, String)> {
-    let date = crate::ids::last_modified_now().get(..10).unwrap_or_default().replace('-', "/");
+    let date = crate::ids::last_modified_now()
+        .get(..10)
+        .unwrap_or_default()
+        .replace('-', "/");
     let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API", api.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", spec.function.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION", spec.version.clone()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory.to_string()),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.function)),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", format!("{date}/[{}]{instance_id}", spec.version)),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            format!("{date}/[{}]{instance_id}", spec.version),
+        ),
         ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
         ("AWS_REGION", spec.region.clone()),
         ("AWS_DEFAULT_REGION", spec.region.clone()),
@@ -233,7 +254,10 @@ fn lambda_env(spec: &InstanceSpec, instance_id: &str, api: &str) -> Vec<(String,
         ("TZ", ":UTC".to_string()),
     ];
     if !spec.launch.env.iter().any(|(k, _)| k == "PATH") {
-        env.push(("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()));
+        env.push((
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        ));
     }
     env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }

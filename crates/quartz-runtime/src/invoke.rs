@@ -49,10 +49,17 @@ pub async fn invoke(
     let limit = match invocation_type.as_str() {
         "RequestResponse" | "DryRun" => MAX_SYNC_REQUEST,
         "Event" => MAX_EVENT_REQUEST,
-        other => return Err(ApiError::invalid(format!("invalid InvocationType {other:?}: use RequestResponse, Event or DryRun"))),
+        other => {
+            return Err(ApiError::invalid(format!(
+                "invalid InvocationType {other:?}: use RequestResponse, Event or DryRun"
+            )));
+        }
     };
     let too_large = || {
-        ApiError::new(ErrorType::RequestTooLarge, format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"))
+        ApiError::new(
+            ErrorType::RequestTooLarge,
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+        )
     };
     let payload = match body {
         Ok(body) if body.len() <= limit => body,
@@ -60,9 +67,16 @@ pub async fn invoke(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
         Err(rejection) => return Err(ApiError::new(ErrorType::InvalidRequestContent, rejection.body_text())),
     };
-    let payload = if payload.is_empty() { Bytes::from_static(b"{}") } else { payload };
+    let payload = if payload.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        payload
+    };
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-        return Err(ApiError::new(ErrorType::InvalidRequestContent, format!("Could not parse request body into json: {e}")));
+        return Err(ApiError::new(
+            ErrorType::InvalidRequestContent,
+            format!("Could not parse request body into json: {e}"),
+        ));
     }
     let tail = header("x-amz-log-type").as_deref() == Some("Tail");
     let client_context = header("x-amz-client-context");
@@ -130,7 +144,11 @@ async fn run(
 ) -> Result<Invoked, ApiError> {
     let name = record.name.clone();
     let spec = &resolved.record.spec;
-    let key = PoolKey { function: name.clone(), version: resolved.version.clone(), revision_id: resolved.record.revision_id.clone() };
+    let key = PoolKey {
+        function: name.clone(),
+        version: resolved.version.clone(),
+        revision_id: resolved.record.revision_id.clone(),
+    };
     let limit = record.reserved_concurrency.unwrap_or(state.config.default_concurrency);
     let throttled = || {
         metrics::counter!("quartz_function_throttles_total", "function" => name.clone()).increment(1);
@@ -158,45 +176,72 @@ async fn run(
                     instance
                 }
                 Err(error) => {
-                    metrics::counter!("quartz_function_errors_total", "function" => name.clone(), "kind" => "init").increment(1);
+                    metrics::counter!("quartz_function_errors_total", "function" => name.clone(), "kind" => "init")
+                        .increment(1);
                     let (body, kind) = match error {
                         StartError::Init { body, error_type } => {
                             let valid = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object());
                             let body = if valid {
                                 body
                             } else {
-                                error_body(error_type.as_deref().unwrap_or("Runtime.InitError"), String::from_utf8_lossy(&body).into())
+                                error_body(
+                                    error_type.as_deref().unwrap_or("Runtime.InitError"),
+                                    String::from_utf8_lossy(&body).into(),
+                                )
                             };
                             (body, "Runtime.InitError")
                         }
                         StartError::Exit(status) => (
-                            error_body("Runtime.ExitError", format!("RequestId: {request_id} Error: Runtime exited with error: {status}")),
+                            error_body(
+                                "Runtime.ExitError",
+                                format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+                            ),
                             "Runtime.ExitError",
                         ),
                         StartError::Timeout(after) => (
                             error_body(
                                 "Runtime.InitTimeout",
-                                format!("RequestId: {request_id} Error: the runtime did not start within {:.2} seconds", after.as_secs_f64()),
+                                format!(
+                                    "RequestId: {request_id} Error: the runtime did not start within {:.2} seconds",
+                                    after.as_secs_f64()
+                                ),
                             ),
                             "Runtime.InitTimeout",
                         ),
-                        StartError::Spawn(message) => return Err(ApiError::service(format!("cannot start the function: {message}"))),
+                        StartError::Spawn(message) => {
+                            return Err(ApiError::service(format!("cannot start the function: {message}")));
+                        }
                     };
-                    let line = format!("INIT_REPORT RequestId: {request_id}\tPhase: init\tStatus: error\tError Type: {kind}");
+                    let line =
+                        format!("INIT_REPORT RequestId: {request_id}\tPhase: init\tStatus: error\tError Type: {kind}");
                     log.line(&line, None);
                     let tail = format!("{line}\n").into_bytes();
-                    return Ok(Invoked { body, function_error: Some("Unhandled"), version, log_tail: tail });
+                    return Ok(Invoked {
+                        body,
+                        function_error: Some("Unhandled"),
+                        version,
+                        log_tail: tail,
+                    });
                 }
             }
         }
     };
 
     instance.capture.start();
-    log.line(&format!("START RequestId: {request_id} Version: {version}"), Some(&instance.capture));
+    log.line(
+        &format!("START RequestId: {request_id} Version: {version}"),
+        Some(&instance.capture),
+    );
     let timeout = Duration::from_secs(u64::from(spec.timeout));
     let started = Instant::now();
     let outcome = instance
-        .invoke(InvokeArgs { request_id: request_id.clone(), payload, invoked_arn, client_context, timeout })
+        .invoke(InvokeArgs {
+            request_id: request_id.clone(),
+            payload,
+            invoked_arn,
+            client_context,
+            timeout,
+        })
         .await;
     let duration = started.elapsed();
     let (body, function_error, reusable, kind) = match outcome {
@@ -205,7 +250,10 @@ async fn run(
         Outcome::TooLarge => (
             error_body(
                 "Function.ResponseSizeTooLarge",
-                format!("Response payload size exceeded maximum allowed payload size ({} bytes).", crate::runtime_api::MAX_RESPONSE_BYTES),
+                format!(
+                    "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                    crate::runtime_api::MAX_RESPONSE_BYTES
+                ),
             ),
             Some("Unhandled"),
             true,
@@ -213,11 +261,22 @@ async fn run(
         ),
         Outcome::Timeout => {
             let message = format!("Task timed out after {:.2} seconds", timeout.as_secs_f64());
-            log.line(&format!("{} {request_id} {message}", crate::ids::last_modified_now()), Some(&instance.capture));
-            (error_body("Sandbox.Timedout", format!("RequestId: {request_id} Error: {message}")), Some("Unhandled"), false, "timeout")
+            log.line(
+                &format!("{} {request_id} {message}", crate::ids::last_modified_now()),
+                Some(&instance.capture),
+            );
+            (
+                error_body("Sandbox.Timedout", format!("RequestId: {request_id} Error: {message}")),
+                Some("Unhandled"),
+                false,
+                "timeout",
+            )
         }
         Outcome::Exited(status) => (
-            error_body("Runtime.ExitError", format!("RequestId: {request_id} Error: Runtime exited with error: {status}")),
+            error_body(
+                "Runtime.ExitError",
+                format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+            ),
             Some("Unhandled"),
             false,
             "exit",
@@ -250,5 +309,10 @@ async fn run(
         instance.kill();
     }
     drop(lease.permit);
-    Ok(Invoked { body, function_error, version, log_tail })
+    Ok(Invoked {
+        body,
+        function_error,
+        version,
+        log_tail,
+    })
 }

@@ -88,8 +88,15 @@ pub struct Logs {
 impl Logs {
     pub fn new(data_dir: &Path) -> Result<Self, RuntimeError> {
         let dir = log_dir(data_dir);
-        std::fs::create_dir_all(&dir).map_err(|source| RuntimeError::Io { action: "create", path: dir.clone(), source })?;
-        Ok(Self { dir, open: Arc::default() })
+        std::fs::create_dir_all(&dir).map_err(|source| RuntimeError::Io {
+            action: "create",
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self {
+            dir,
+            open: Arc::default(),
+        })
     }
 
     /// The log of `function`, whose name was validated (so it is a safe file name).
@@ -113,9 +120,15 @@ pub async fn copy_logs(
     out: &mut (impl Write + Send),
     stop: tokio_util::sync::CancellationToken,
 ) -> Result<(), RuntimeError> {
-    let name: FunctionName = function.parse().map_err(|_| RuntimeError::FunctionName(function.to_string()))?;
+    let name: FunctionName = function
+        .parse()
+        .map_err(|_| RuntimeError::FunctionName(function.to_string()))?;
     let path = log_path(data_dir, &name);
-    let io = |source| RuntimeError::Io { action: "read", path: path.clone(), source };
+    let io = |source| RuntimeError::Io {
+        action: "read",
+        path: path.clone(),
+        source,
+    };
     let mut offset = 0u64;
     loop {
         match File::open(&path) {
@@ -133,7 +146,11 @@ pub async fn copy_logs(
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && follow => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(RuntimeError::Io { action: "read (no invocation has logged yet)", path: path.clone(), source: e });
+                return Err(RuntimeError::Io {
+                    action: "read (no invocation has logged yet)",
+                    path: path.clone(),
+                    source: e,
+                });
             }
             Err(e) => return Err(io(e)),
         }

@@ -6,15 +6,22 @@ use rusqlite::params;
 use crate::functions::FunctionRecord;
 
 fn corrupt(reason: impl ToString) -> StoreError {
-    StoreError::Corrupt { column: "runtime_functions.document", reason: reason.to_string() }
+    StoreError::Corrupt {
+        column: "runtime_functions.document",
+        reason: reason.to_string(),
+    }
 }
 
 pub async fn load_all(store: &Store) -> Result<Vec<FunctionRecord>, StoreError> {
     store
         .read(|tx| {
             let mut stmt = tx.prepare("SELECT document FROM runtime_functions ORDER BY name")?;
-            let docs = stmt.query_map([], |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-            docs.iter().map(|doc| serde_json::from_str(doc).map_err(corrupt)).collect()
+            let docs = stmt
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            docs.iter()
+                .map(|doc| serde_json::from_str(doc).map_err(corrupt))
+                .collect()
         })
         .await
 }

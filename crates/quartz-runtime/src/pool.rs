@@ -81,7 +81,11 @@ impl Pools {
         }
         let mut pools = self.lock();
         if let Some(pool) = pools.get_mut(&key.function) {
-            pool.idle.push(Idle { key, instance, since: Instant::now() });
+            pool.idle.push(Idle {
+                key,
+                instance,
+                since: Instant::now(),
+            });
         }
     }
 
@@ -108,8 +112,9 @@ impl Pools {
             let mut pools = self.lock();
             let mut reaped = Vec::new();
             for pool in pools.values_mut() {
-                let (kept, old) =
-                    std::mem::take(&mut pool.idle).into_iter().partition(|i| i.since.elapsed() < max_idle && i.instance.alive());
+                let (kept, old) = std::mem::take(&mut pool.idle)
+                    .into_iter()
+                    .partition(|i| i.since.elapsed() < max_idle && i.instance.alive());
                 pool.idle = kept;
                 reaped.extend(old);
             }

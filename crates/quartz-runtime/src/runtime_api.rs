@@ -86,7 +86,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Response {
-    (status, axum::Json(json!({ "errorType": error_type, "errorMessage": message }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "errorType": error_type, "errorMessage": message })),
+    )
+        .into_response()
 }
 
 fn accepted() -> Response {
@@ -126,7 +130,10 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     if let Ok(mut current) = shared.current.lock() {
         // A process asking for the next event without answering the current one abandons it;
         // dropping the sender tells the waiting invoker.
-        *current = Some(InFlight { request_id: invocation.request_id.clone(), reply: invocation.reply });
+        *current = Some(InFlight {
+            request_id: invocation.request_id.clone(),
+            reply: invocation.reply,
+        });
     }
     (StatusCode::OK, headers, invocation.payload).into_response()
 }
@@ -156,7 +163,10 @@ async fn response(
 }
 
 fn error_type(headers: &HeaderMap) -> Option<String> {
-    headers.get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn error(
@@ -169,22 +179,36 @@ async fn error(
         return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
     };
     let body = body.unwrap_or_else(|_| Bytes::from_static(b"{\"errorMessage\":\"error report too large\"}"));
-    let _ = reply.send(Reply::Error { body, error_type: error_type(&headers) });
+    let _ = reply.send(Reply::Error {
+        body,
+        error_type: error_type(&headers),
+    });
     accepted()
 }
 
-async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn init_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = body.unwrap_or_default();
     let changed = shared.phase.send_if_modified(|phase| {
         let starting = *phase == Phase::Starting;
         if starting {
-            *phase = Phase::InitFailed { body: body.clone(), error_type: error_type(&headers) };
+            *phase = Phase::InitFailed {
+                body: body.clone(),
+                error_type: error_type(&headers),
+            };
         }
         starting
     });
     if changed {
         accepted()
     } else {
-        runtime_error(StatusCode::FORBIDDEN, "InvalidStateTransition", "init/error is only valid during init")
+        runtime_error(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "init/error is only valid during init",
+        )
     }
 }

@@ -33,16 +33,30 @@ impl Sandbox {
     /// Checks that bubblewrap exists and can create its namespaces on this machine.
     pub async fn probe(program: &str) -> Result<Self, RuntimeError> {
         let output = tokio::process::Command::new(program)
-            .args(["--ro-bind", "/", "/", "--unshare-all", "--share-net", "--die-with-parent", "--clearenv", "true"])
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "--unshare-all",
+                "--share-net",
+                "--die-with-parent",
+                "--clearenv",
+                "true",
+            ])
             .stdin(Stdio::null())
             .output()
             .await
             .map_err(|e| RuntimeError::SandboxUnavailable(format!("cannot run {program}: {e}")))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(RuntimeError::SandboxUnavailable(format!("{program} failed: {}", stderr.trim())));
+            return Err(RuntimeError::SandboxUnavailable(format!(
+                "{program} failed: {}",
+                stderr.trim()
+            )));
         }
-        Ok(Self::Bwrap { program: program.to_string() })
+        Ok(Self::Bwrap {
+            program: program.to_string(),
+        })
     }
 
     pub fn command(&self, spec: &LaunchSpec) -> tokio::process::Command {
@@ -74,7 +88,11 @@ impl Sandbox {
                 command
             }
         };
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         // Its own process group, so that killing the instance kills everything it started.
         command.process_group(0);
         command
@@ -84,7 +102,11 @@ impl Sandbox {
 /// The process arguments, following Docker's rules: an overridden entrypoint drops the image's
 /// CMD unless a command is given too.
 pub fn argv(image: &ContainerConfig, overrides: &ImageConfig) -> Result<(Vec<String>, String), String> {
-    let entrypoint = overrides.entry_point.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default();
+    let entrypoint = overrides
+        .entry_point
+        .clone()
+        .or_else(|| image.entrypoint.clone())
+        .unwrap_or_default();
     let command = match (&overrides.entry_point, &overrides.command) {
         (_, Some(command)) => command.clone(),
         (Some(_), None) => Vec::new(),

@@ -44,7 +44,9 @@ impl RuntimeHandle {
 
     /// Waits until the server stops (after the shutdown token is cancelled).
     pub async fn wait(self) -> Result<(), RuntimeError> {
-        self.task.await.unwrap_or_else(|e| Err(RuntimeError::Serve(std::io::Error::other(e))))
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(RuntimeError::Serve(std::io::Error::other(e))))
     }
 
     /// Stops serving, stops every instance, and waits for both.
@@ -72,9 +74,16 @@ pub async fn serve(
     };
     let root = data_dir.join("runtime");
     let images = ImageStore::new(root.join("images"), config.registry_policy(), Limits::default());
-    let functions: BTreeMap<_, _> = persist::load_all(&store).await?.into_iter().map(|f| (f.name.clone(), f)).collect();
+    let functions: BTreeMap<_, _> = persist::load_all(&store)
+        .await?
+        .into_iter()
+        .map(|f| (f.name.clone(), f))
+        .collect();
     let state: SharedState = Arc::new(AppState {
-        arns: Arns { region: config.region.clone(), account_id: config.account_id.clone() },
+        arns: Arns {
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+        },
         config,
         store,
         images,
@@ -86,7 +95,11 @@ pub async fn serve(
     });
     // Updates interrupted by a restart are resumed.
     for record in state.functions.read().await.values().filter(|r| r.in_progress()) {
-        state.start_prepare(record.name.clone(), record.latest.revision_id.clone(), record.latest.spec.clone());
+        state.start_prepare(
+            record.name.clone(),
+            record.latest.revision_id.clone(),
+            record.latest.spec.clone(),
+        );
     }
     let addr = listener.local_addr().map_err(RuntimeError::Serve)?;
     let reaper = tokio::spawn(reap(state.clone()));
@@ -94,7 +107,9 @@ pub async fn serve(
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         tracing::info!(target: "quartz::runtime", %addr, "Lambda API listening");
-        let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
         reaper.abort();
         state.pools.clear();
         served.map_err(RuntimeError::Serve)
@@ -107,18 +122,36 @@ fn router(state: SharedState) -> Router {
     let control = Router::new()
         .route(fns, post(c::create_function).get(c::list_functions))
         .route(&format!("{fns}/"), get(c::list_functions))
-        .route(&format!("{fns}/{{name}}"), get(c::get_function).delete(c::delete_function))
-        .route(&format!("{fns}/{{name}}/configuration"), get(c::get_configuration).put(c::update_configuration))
+        .route(
+            &format!("{fns}/{{name}}"),
+            get(c::get_function).delete(c::delete_function),
+        )
+        .route(
+            &format!("{fns}/{{name}}/configuration"),
+            get(c::get_configuration).put(c::update_configuration),
+        )
         .route(&format!("{fns}/{{name}}/code"), put(c::update_code))
-        .route(&format!("{fns}/{{name}}/versions"), post(c::publish_version).get(c::list_versions))
-        .route(&format!("{fns}/{{name}}/aliases"), post(c::create_alias).get(c::list_aliases))
+        .route(
+            &format!("{fns}/{{name}}/versions"),
+            post(c::publish_version).get(c::list_versions),
+        )
+        .route(
+            &format!("{fns}/{{name}}/aliases"),
+            post(c::create_alias).get(c::list_aliases),
+        )
         .route(
             &format!("{fns}/{{name}}/aliases/{{alias}}"),
             get(c::get_alias).put(c::update_alias).delete(c::delete_alias),
         )
-        .route("/2017-10-31/functions/{name}/concurrency", put(c::put_concurrency).delete(c::delete_concurrency))
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(c::put_concurrency).delete(c::delete_concurrency),
+        )
         .route("/2019-09-30/functions/{name}/concurrency", get(c::get_concurrency))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ));
     // Invocations run up to the function's timeout (900 s at most), so no request timeout here.
     let invocations = Router::new().route(&format!("{fns}/{{name}}/invocations"), post(invoke));
     control

@@ -41,7 +41,12 @@ impl AppState {
     }
 
     pub async fn get(&self, name: &str) -> Result<FunctionRecord, ApiError> {
-        self.functions.read().await.get(name).cloned().ok_or_else(|| self.not_found(name))
+        self.functions
+            .read()
+            .await
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.not_found(name))
     }
 
     /// Applies `change` to a copy of the function, persists it, then makes it current. Mutations
@@ -111,14 +116,27 @@ impl AppState {
     }
 
     async fn check_image(&self, spec: &FunctionSpec) -> Result<(), (&'static str, String)> {
-        let prepared = self.images.prepare(&spec.image).await.map_err(|e| (reason_code(&e), e.to_string()))?;
+        let prepared = self
+            .images
+            .prepare(&spec.image)
+            .await
+            .map_err(|e| (reason_code(&e), e.to_string()))?;
         argv(&prepared.config, &spec.image_config).map_err(|e| ("InvalidImage", e))?;
         Ok(())
     }
 
     /// Starts a new instance of one version (a cold start).
-    pub async fn start_instance(&self, function: &str, version: &str, spec: &FunctionSpec) -> Result<Instance, StartError> {
-        let prepared = self.images.prepare(&spec.image).await.map_err(|e| StartError::Spawn(e.to_string()))?;
+    pub async fn start_instance(
+        &self,
+        function: &str,
+        version: &str,
+        spec: &FunctionSpec,
+    ) -> Result<Instance, StartError> {
+        let prepared = self
+            .images
+            .prepare(&spec.image)
+            .await
+            .map_err(|e| StartError::Spawn(e.to_string()))?;
         let (argv, handler) = argv(&prepared.config, &spec.image_config).map_err(StartError::Spawn)?;
         let workdir = spec
             .image_config
@@ -141,16 +159,29 @@ impl AppState {
             memory: spec.memory,
             handler,
             region: self.config.region.clone(),
-            launch: LaunchSpec { rootfs: prepared.rootfs, argv, workdir, env },
+            launch: LaunchSpec {
+                rootfs: prepared.rootfs,
+                argv,
+                workdir,
+                env,
+            },
         };
         let init_timeout = Duration::from_secs(self.config.init_timeout_secs);
-        Instance::start(&instance_spec, &self.sandbox, self.logs.function(function), init_timeout).await
+        Instance::start(
+            &instance_spec,
+            &self.sandbox,
+            self.logs.function(function),
+            init_timeout,
+        )
+        .await
     }
 }
 
 fn reason_code(error: &OciError) -> &'static str {
     match error {
-        OciError::RegistryNotAllowed { .. } | OciError::Registry { .. } | OciError::Resolve { .. } => "ImageAccessDenied",
+        OciError::RegistryNotAllowed { .. } | OciError::Registry { .. } | OciError::Resolve { .. } => {
+            "ImageAccessDenied"
+        }
         _ => "InvalidImage",
     }
 }

@@ -42,7 +42,8 @@ pub async fn run(operation: &str, params: &Value, previous_request: Option<Strin
         "probe" => Ok(probe(params)),
         "stale" => {
             let status = |id: &str| {
-                post_runtime(&format!("/2018-06-01/runtime/invocation/{id}/response"), "{}", None).map_or(Value::Null, Value::from)
+                post_runtime(&format!("/2018-06-01/runtime/invocation/{id}/response"), "{}", None)
+                    .map_or(Value::Null, Value::from)
             };
             Ok(json!({
                 "unknown": status("00000000-0000-0000-0000-000000000000"),

@@ -46,7 +46,11 @@ impl State {
     }
 
     pub async fn handle(&self, event: Value, request_id: String) -> Result<Value, Error> {
-        let previous = self.previous_request.lock().ok().and_then(|mut p| p.replace(request_id));
+        let previous = self
+            .previous_request
+            .lock()
+            .ok()
+            .and_then(|mut p| p.replace(request_id));
         self.answer(event, previous).await
     }
 
@@ -78,7 +82,9 @@ impl State {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 json!({"waitedMs": 1000})
             }
-            other if self.hooks_enabled && hooks::is_hook(other) => hooks::run(other, &params, previous_request).await?,
+            other if self.hooks_enabled && hooks::is_hook(other) => {
+                hooks::run(other, &params, previous_request).await?
+            }
             _ => json!({"echo": task.payload}),
         };
         Ok(json!({

@@ -9,12 +9,22 @@ use crate::harness::{Env, json, task};
 async fn sixteen_one_second_invokes_on_a_limit_of_four_use_at_most_four_instances() {
     let env = Env::start().await;
     env.create("conc", &env.v1, 10, &[]).await;
-    env.client.put_function_concurrency().function_name("conc").reserved_concurrent_executions(4).send().await.unwrap();
+    env.client
+        .put_function_concurrency()
+        .function_name("conc")
+        .reserved_concurrent_executions(4)
+        .send()
+        .await
+        .unwrap();
 
     let event = serde_json::to_vec(&task(json!({"operation": "async"}))).unwrap();
     let calls: Vec<_> = (0..16)
         .map(|_| {
-            let call = env.client.invoke().function_name("conc").payload(Blob::new(event.clone()));
+            let call = env
+                .client
+                .invoke()
+                .function_name("conc")
+                .payload(Blob::new(event.clone()));
             tokio::spawn(call.send())
         })
         .collect();
@@ -35,7 +45,13 @@ async fn sixteen_one_second_invokes_on_a_limit_of_four_use_at_most_four_instance
 async fn beyond_the_limit_invocations_are_throttled_after_the_wait() {
     let env = Env::start_with(|c| c.queue_wait_ms = 200).await;
     env.create("thr", &env.v1, 10, &[]).await;
-    env.client.put_function_concurrency().function_name("thr").reserved_concurrent_executions(1).send().await.unwrap();
+    env.client
+        .put_function_concurrency()
+        .function_name("thr")
+        .reserved_concurrent_executions(1)
+        .send()
+        .await
+        .unwrap();
     let event = task(json!({"operation": "sleep", "params": {"ms": 3000}}));
     let slow = env.invoke("thr", None, &event);
     let throttled = async {
@@ -59,6 +75,8 @@ async fn a_response_for_a_stale_or_unknown_request_id_is_refused() {
     let unknown = result["unknown"].as_u64().unwrap();
     let previous = result["previous"].as_u64().unwrap();
     assert!((400..500).contains(&unknown), "unknown id answered {unknown}");
-    assert!((400..500).contains(&previous), "already answered id answered {previous}");
+    assert!(
+        (400..500).contains(&previous),
+        "already answered id answered {previous}"
+    );
 }
-

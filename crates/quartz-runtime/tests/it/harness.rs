@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput as FunctionConfiguration;
+use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, LastUpdateStatus, State};
 use quartz_runtime::{RuntimeConfig, RuntimeHandle, serve};
 use quartz_testkit::{OciRegistry, performer_binary};
@@ -32,7 +32,10 @@ pub fn config_for(registry: &OciRegistry) -> RuntimeConfig {
 pub async fn push_performer(registry: &OciRegistry, tag: &str, version: &str) -> String {
     let binary = std::fs::read(performer_binary()).unwrap();
     let image = quartz_oci::binary_image(&binary, &[format!("PERFORMER_VERSION={version}")]).unwrap();
-    quartz_oci::push(&image, &format!("{}/performer:{tag}", registry.host()), true).await.unwrap().to_string()
+    quartz_oci::push(&image, &format!("{}/performer:{tag}", registry.host()), true)
+        .await
+        .unwrap()
+        .to_string()
 }
 
 pub fn client(endpoint: &str) -> Client {
@@ -50,7 +53,9 @@ pub fn client(endpoint: &str) -> Client {
 pub async fn start_runtime(config: RuntimeConfig, data: &std::path::Path) -> RuntimeHandle {
     let store = quartz_store::Store::open_in(data).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    serve(config, data, store, listener, CancellationToken::new()).await.unwrap()
+    serve(config, data, store, listener, CancellationToken::new())
+        .await
+        .unwrap()
 }
 
 impl Env {
@@ -67,7 +72,14 @@ impl Env {
         adjust(&mut config);
         let runtime = start_runtime(config, data.path()).await;
         let client = client(&runtime.endpoint());
-        Self { registry, runtime: Some(runtime), client, data, v1, v2 }
+        Self {
+            registry,
+            runtime: Some(runtime),
+            client,
+            data,
+            v1,
+            v2,
+        }
     }
 
     /// Creates a function with the test hooks enabled and waits until it is Active.
@@ -96,7 +108,13 @@ impl Env {
     /// Polls until neither creation nor an update is in progress.
     pub async fn settled(&self, name: &str) -> FunctionConfiguration {
         for _ in 0..600 {
-            let config = self.client.get_function_configuration().function_name(name).send().await.unwrap();
+            let config = self
+                .client
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .unwrap();
             let pending = config.state() == Some(&State::Pending)
                 || config.last_update_status() == Some(&LastUpdateStatus::InProgress);
             if !pending {
@@ -108,7 +126,12 @@ impl Env {
     }
 
     /// Invokes synchronously; returns the SDK output.
-    pub async fn invoke(&self, name: &str, qualifier: Option<&str>, event: &Value) -> aws_sdk_lambda::operation::invoke::InvokeOutput {
+    pub async fn invoke(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+        event: &Value,
+    ) -> aws_sdk_lambda::operation::invoke::InvokeOutput {
         self.client
             .invoke()
             .function_name(name)

@@ -59,8 +59,8 @@ impl ChildGuard {
     /// Sends `signal` (e.g. "TERM", "KILL") to the process group.
     pub fn signal(&self, signal: &str) {
         let _ = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(format!("-{}", self.child.id()))
+            .args(["-s", signal, "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
             .status();
     }
 

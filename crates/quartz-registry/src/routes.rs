@@ -96,7 +96,7 @@ pub async fn get_performer(
     params(
         ("avs" = String, Path, description = "AVS address: lowercase or uppercase hex, or an EIP-55 checksum", pattern = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"),
         ("opsetId" = u32, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
-        ("If-Match" = Option<String>, Header, description = "Write only if the entry has this revision", pattern = "^\"?[0-9]{1,19}\"?$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Write only if the entry has this revision", pattern = "^\"?[0-9]{1,19}\"?$"),
     ),
     request_body = PutPerformerRequest,
     security(("bearer" = [])),
@@ -165,7 +165,7 @@ pub async fn put_performer(
     params(
         ("avs" = String, Path, description = "AVS address: lowercase or uppercase hex, or an EIP-55 checksum", pattern = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"),
         ("opsetId" = u32, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
-        ("If-Match" = Option<String>, Header, description = "Delete only if the entry has this revision", pattern = "^\"?[0-9]{1,19}\"?$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Delete only if the entry has this revision", pattern = "^\"?[0-9]{1,19}\"?$"),
     ),
     security(("bearer" = [])),
     responses(

@@ -89,11 +89,9 @@ impl Store {
         condition: WriteCondition,
     ) -> Result<Option<Performer>, StoreError> {
         self.write(move |tx| {
+            // Deleting what is not there is "not found", whatever the condition said.
             let Some(existing) = get_performer_tx(tx, set)? else {
-                return match condition {
-                    WriteCondition::Revision(expected) => Err(StoreError::RevisionMismatch { expected, found: None }),
-                    WriteCondition::None => Ok(None),
-                };
+                return Ok(None);
             };
             check_condition(condition, Some(existing.revision))?;
             tx.execute(

@@ -32,3 +32,28 @@ pub fn prometheus() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// `GET /metrics` (Prometheus text) and `GET /healthz`, for subcommands that have no API of
+/// their own to hang them on.
+pub fn ops_router() -> axum::Router {
+    use axum::routing::get;
+    let handle = prometheus();
+    axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        handle.render(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .fallback(json_fallback)
+}

@@ -64,6 +64,11 @@ pub struct FileConfig {
     pub registry: RegistryFile,
     #[serde(default)]
     pub lambda: LambdaFile,
+    #[serde(default)]
+    pub monitor: quartz_monitor::MonitorConfig,
+    /// Where `quartz monitor` serves /metrics and /healthz (`[monitor]` holds the monitor's own
+    /// settings, which the library validates).
+    pub monitor_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -22,11 +22,15 @@ struct Cli {
 enum Command {
     /// Serve the performer registry HTTP API.
     Registry(cmd::registry::Args),
+    /// Watch the ReleaseManager and queue every release for deployment, exactly once.
+    Monitor(cmd::monitor::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     quartz_telemetry::init_tracing(cli.global.verbose, cli.global.log_format.into());
+    // Installed before any component records a metric, so that none is lost.
+    quartz_telemetry::prometheus();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -37,6 +41,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Registry(args) => cmd::registry::run(&cli.global, args).await,
+            Command::Monitor(args) => cmd::monitor::run(&cli.global, args).await,
         }
     });
     match result {

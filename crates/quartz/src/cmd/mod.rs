@@ -1,3 +1,4 @@
 //! One module per subcommand: its clap `Args` and an async `run`.
 
+pub mod monitor;
 pub mod registry;

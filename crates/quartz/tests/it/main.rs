@@ -1,5 +1,8 @@
 //! End-to-end tests of the real `quartz` binary (`CARGO_BIN_EXE_quartz`).
 
+// A failed unwrap in a test is a failed assertion.
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod harness;
 mod registry;

@@ -66,6 +66,10 @@ pub struct FileConfig {
     pub lambda: LambdaFile,
     #[serde(default)]
     pub monitor: quartz_monitor::MonitorConfig,
+    #[serde(default)]
+    pub runtime: quartz_runtime::RuntimeConfig,
+    /// Where `quartz runtime` serves the Lambda API.
+    pub runtime_listen: Option<String>,
     /// Where `quartz monitor` serves /metrics and /healthz (`[monitor]` holds the monitor's own
     /// settings, which the library validates).
     pub monitor_listen: Option<String>,

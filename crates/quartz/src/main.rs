@@ -24,6 +24,12 @@ enum Command {
     Registry(cmd::registry::Args),
     /// Watch the ReleaseManager and queue every release for deployment, exactly once.
     Monitor(cmd::monitor::Args),
+    /// Serve the local runtime: the Lambda API, running OCI-image functions under bubblewrap.
+    Runtime(cmd::runtime::Args),
+    /// Print a function's log on the local runtime.
+    Logs(cmd::logs::Args),
+    /// Package a static binary as a minimal OCI image, push it, and print its pinned digest.
+    Package(cmd::package::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +48,9 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Registry(args) => cmd::registry::run(&cli.global, args).await,
             Command::Monitor(args) => cmd::monitor::run(&cli.global, args).await,
+            Command::Runtime(args) => cmd::runtime::run(&cli.global, args).await,
+            Command::Logs(args) => cmd::logs::run(&cli.global, args).await,
+            Command::Package(args) => cmd::package::run(args).await,
         }
     });
     match result {

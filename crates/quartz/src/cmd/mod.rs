@@ -1,4 +1,7 @@
 //! One module per subcommand: its clap `Args` and an async `run`.
 
+pub mod logs;
 pub mod monitor;
+pub mod package;
 pub mod registry;
+pub mod runtime;

@@ -30,6 +30,8 @@ enum Command {
     Logs(cmd::logs::Args),
     /// Package a static binary as a minimal OCI image, push it, and print its pinned digest.
     Package(cmd::package::Args),
+    /// Serve the Executor's performer endpoint (gRPC and HTTP), routed to the live function.
+    Adapter(cmd::adapter::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
             Command::Runtime(args) => cmd::runtime::run(&cli.global, args).await,
             Command::Logs(args) => cmd::logs::run(&cli.global, args).await,
             Command::Package(args) => cmd::package::run(args).await,
+            Command::Adapter(args) => cmd::adapter::run(&cli.global, args).await,
         }
     });
     match result {

@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap `Args` and an async `run`.
 
+pub mod adapter;
 pub mod logs;
 pub mod monitor;
 pub mod package;

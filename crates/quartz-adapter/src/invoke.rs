@@ -1,0 +1,343 @@
+//! Invoking the `live` alias: through the Lambda API (the official SDK client, retries off) or
+//! through API Gateway (`POST {base}/task`). An invocation that may have reached the function
+//! is never repeated; only throttling (429) is retried, with jittered backoff, within the task's
+//! deadline.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::config::retry::RetryConfig;
+use aws_sdk_lambda::config::timeout::TimeoutConfig;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::invoke::InvokeError;
+use aws_sdk_lambda::primitives::Blob;
+use bytes::Bytes;
+use quartz_core::FunctionName;
+use serde_json::Value;
+
+use crate::TaskError;
+use crate::config::LIVE_ALIAS;
+
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a reachability probe may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub enum Invoker {
+    Lambda(Client),
+    Gateway { http: reqwest::Client, task_url: String },
+}
+
+/// One attempt's failure: throttled (may be retried) or final.
+enum Attempt {
+    Throttled(String),
+    Failed(TaskError),
+}
+
+/// The SDK client the adapter invokes with: the given client's configuration (endpoint,
+/// region, credentials) with SDK retries off, since the SDK would also retry timeouts and
+/// transient errors of calls that may have reached the function, and with a read timeout
+/// above the function timeout.
+pub fn invoke_client(base: &Client, read_timeout: Duration) -> Client {
+    let config = base
+        .config()
+        .to_builder()
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(read_timeout)
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+impl Invoker {
+    /// Invokes `function:live` with `event`, retrying throttling until `deadline`.
+    pub async fn invoke(&self, function: &FunctionName, event: Bytes, deadline: Instant) -> Result<Value, TaskError> {
+        let mut attempt: u32 = 0;
+        loop {
+            let once = tokio::time::timeout_at(deadline.into(), self.invoke_once(function, event.clone(), deadline));
+            match once.await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(Attempt::Failed(err))) => return Err(err),
+                Ok(Err(Attempt::Throttled(message))) => {
+                    let delay = backoff(attempt);
+                    if Instant::now() + delay >= deadline {
+                        return Err(TaskError::Throttled(format!(
+                            "{function}:{LIVE_ALIAS} is throttled and the task deadline leaves no time to retry \
+                             ({} attempts): {message}",
+                            attempt + 1
+                        )));
+                    }
+                    metrics::counter!("quartz_adapter_throttle_retries_total").increment(1);
+                    tracing::debug!(target: "quartz::adapter", %function, attempt, ?delay, "throttled; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(_) => {
+                    return Err(TaskError::Timeout {
+                        error_type: None,
+                        message: format!("{function}:{LIVE_ALIAS} did not answer before the task deadline"),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn invoke_once(&self, function: &FunctionName, event: Bytes, deadline: Instant) -> Result<Value, Attempt> {
+        match self {
+            Self::Lambda(client) => invoke_lambda(client, function, event).await,
+            Self::Gateway { http, task_url } => invoke_gateway(http, task_url, event, deadline).await,
+        }
+    }
+
+    /// Whether the platform answers for `function:live` (or, without a function, at all).
+    pub async fn reachable(&self, function: Option<&FunctionName>) -> bool {
+        let probe = async {
+            match (self, function) {
+                (Self::Lambda(client), Some(function)) => client
+                    .get_alias()
+                    .function_name(function.as_str())
+                    .name(LIVE_ALIAS)
+                    .send()
+                    .await
+                    .is_ok(),
+                (Self::Lambda(client), None) => client.list_functions().max_items(1).send().await.is_ok(),
+                // Any HTTP answer from the gateway means it is reachable.
+                (Self::Gateway { http, task_url }, _) => http.get(task_url).send().await.is_ok(),
+            }
+        };
+        tokio::time::timeout(PROBE_TIMEOUT, probe).await.unwrap_or(false)
+    }
+}
+
+/// Full jitter: a random delay up to `min(cap, base * 2^attempt)`.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+        .min(BACKOFF_CAP);
+    let mut bytes = [0u8; 8];
+    let fraction = match getrandom::fill(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    };
+    ceiling.mul_f64(fraction)
+}
+
+async fn invoke_lambda(client: &Client, function: &FunctionName, event: Bytes) -> Result<Value, Attempt> {
+    let result = client
+        .invoke()
+        .function_name(function.as_str())
+        .qualifier(LIVE_ALIAS)
+        .payload(Blob::new(event))
+        .send()
+        .await;
+    let output = match result {
+        Ok(output) => output,
+        Err(err) => return Err(sdk_error(function, err)),
+    };
+    let body = output.payload().map_or(&b"null"[..], |p| p.as_ref());
+    if let Some(kind) = output.function_error() {
+        return Err(Attempt::Failed(function_error(kind, body)));
+    }
+    parse_result(body).map_err(Attempt::Failed)
+}
+
+fn sdk_error(
+    function: &FunctionName,
+    err: SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
+) -> Attempt {
+    let target = format!("{function}:{LIVE_ALIAS}");
+    match err {
+        SdkError::ServiceError(service) => {
+            let err = service.into_err();
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let message = err.message().unwrap_or_default().to_string();
+            match err {
+                InvokeError::TooManyRequestsException(_) => Attempt::Throttled(format!("{code}: {message}")),
+                InvokeError::RequestTooLargeException(_) => Attempt::Failed(TaskError::TooLarge(format!(
+                    "the Lambda API refused the event: {message}"
+                ))),
+                InvokeError::ResourceNotFoundException(_) => Attempt::Failed(TaskError::Unavailable(format!(
+                    "{target} does not exist on the function platform: {message}"
+                ))),
+                InvokeError::ResourceNotReadyException(_)
+                | InvokeError::ServiceException(_)
+                | InvokeError::ResourceConflictException(_) => Attempt::Failed(TaskError::Unavailable(format!(
+                    "{target} is not available: {code}: {message}"
+                ))),
+                _ => Attempt::Failed(TaskError::Upstream(format!(
+                    "the Lambda API refused to invoke {target}: {code}: {message}"
+                ))),
+            }
+        }
+        SdkError::TimeoutError(_) => Attempt::Failed(TaskError::Timeout {
+            error_type: None,
+            message: format!("no answer from {target} within the read timeout"),
+        }),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => Attempt::Failed(TaskError::Timeout {
+            error_type: None,
+            message: format!("no answer from {target} within the client's timeouts"),
+        }),
+        other => Attempt::Failed(TaskError::Unavailable(format!(
+            "the Lambda API could not be reached for {target}: {}",
+            DisplayErrorContext(&other)
+        ))),
+    }
+}
+
+async fn invoke_gateway(http: &reqwest::Client, url: &str, event: Bytes, deadline: Instant) -> Result<Value, Attempt> {
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let response = http
+        .post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .timeout(timeout)
+        .body(event)
+        .send()
+        .await
+        .map_err(|e| Attempt::Failed(gateway_transport_error(url, &e)))?;
+    let status = response.status();
+    let error_header = response
+        .headers()
+        .get("x-amz-function-error")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Attempt::Failed(gateway_transport_error(url, &e)))?;
+    if status == http::StatusCode::TOO_MANY_REQUESTS {
+        return Err(Attempt::Throttled(format!(
+            "API Gateway answered 429: {}",
+            snippet(&body)
+        )));
+    }
+    if status == http::StatusCode::GATEWAY_TIMEOUT {
+        return Err(Attempt::Failed(TaskError::Timeout {
+            error_type: None,
+            message: format!("API Gateway timed out waiting for the function: {}", snippet(&body)),
+        }));
+    }
+    if !status.is_success() {
+        let err = if status.is_server_error() {
+            TaskError::Unavailable(format!("API Gateway answered {status}: {}", snippet(&body)))
+        } else {
+            TaskError::Upstream(format!(
+                "API Gateway refused the task with {status}: {}",
+                snippet(&body)
+            ))
+        };
+        return Err(Attempt::Failed(err));
+    }
+    if let Some(kind) = error_header {
+        return Err(Attempt::Failed(function_error(&kind, &body)));
+    }
+    let value = parse_result(&body).map_err(Attempt::Failed)?;
+    // A non-proxy Lambda integration passes a function error through as a 200 with Lambda's
+    // error body.
+    if is_error_body(&value) {
+        return Err(Attempt::Failed(function_error("Unhandled", &body)));
+    }
+    Ok(value)
+}
+
+fn gateway_transport_error(url: &str, err: &reqwest::Error) -> TaskError {
+    if err.is_timeout() {
+        TaskError::Timeout {
+            error_type: None,
+            message: format!("no answer from {url} before the task deadline"),
+        }
+    } else {
+        TaskError::Unavailable(format!("API Gateway at {url} could not be reached: {err}"))
+    }
+}
+
+fn is_error_body(value: &Value) -> bool {
+    let Some(object) = value.as_object() else {
+        return false;
+    };
+    object.get("errorMessage").is_some_and(Value::is_string)
+        && object.get("errorType").is_some_and(Value::is_string)
+        && object.keys().all(|k| {
+            matches!(
+                k.as_str(),
+                "errorMessage" | "errorType" | "stackTrace" | "requestId" | "cause"
+            )
+        })
+}
+
+/// Lambda's error body `{"errorType","errorMessage"}` as a task error; a timeout reported by
+/// the platform (`Sandbox.Timedout`) is a timeout.
+pub fn function_error(kind: &str, body: &[u8]) -> TaskError {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
+    let error_type = field("errorType").unwrap_or_else(|| kind.to_string());
+    let message = field("errorMessage").unwrap_or_else(|| snippet(body));
+    if error_type == "Sandbox.Timedout" || message.contains("Task timed out after") {
+        return TaskError::Timeout {
+            error_type: Some(error_type),
+            message,
+        };
+    }
+    TaskError::Function { error_type, message }
+}
+
+fn parse_result(body: &[u8]) -> Result<Value, TaskError> {
+    serde_json::from_slice(body).map_err(|e| {
+        TaskError::Upstream(format!(
+            "the function returned a result that is not JSON ({e}): {}",
+            snippet(body)
+        ))
+    })
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
+    if body.len() > 512 { format!("{text}…") } else { text }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_and_grows() {
+        for attempt in 0..40 {
+            assert!(backoff(attempt) <= BACKOFF_CAP);
+        }
+        assert!(backoff(0) <= BACKOFF_BASE);
+    }
+
+    #[test]
+    fn function_errors_keep_type_and_message() {
+        let err = function_error("Unhandled", br#"{"errorType":"MyError","errorMessage":"nope"}"#);
+        assert_eq!(
+            err,
+            TaskError::Function {
+                error_type: "MyError".into(),
+                message: "nope".into()
+            }
+        );
+        let err = function_error(
+            "Unhandled",
+            br#"{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 1.00 seconds"}"#,
+        );
+        assert!(matches!(err, TaskError::Timeout { .. }));
+        let err = function_error("Unhandled", b"not json");
+        assert_eq!(err.to_string(), "Unhandled: not json");
+    }
+
+    #[test]
+    fn lambda_error_bodies_are_recognised() {
+        assert!(is_error_body(
+            &serde_json::json!({"errorType": "E", "errorMessage": "m", "stackTrace": []})
+        ));
+        assert!(!is_error_body(
+            &serde_json::json!({"errorType": "E", "errorMessage": "m", "result": 1})
+        ));
+    }
+}

@@ -1,0 +1,10 @@
+//! quartz-adapter integration tests: the adapter in-process in front of the real local runtime
+//! running the example performer, driven over HTTP (reqwest) and gRPC (Python grpcio).
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
+
+mod grpc;
+mod harness;
+mod http;
+mod routing;
+mod shutdown;

@@ -2,11 +2,13 @@
 //!
 //! Routes (compatible with the seed's `/performers` API, plus history, paging and ops routes):
 //! `GET /performers`, `GET|PUT|DELETE /performers/{avs}/{opsetId}`,
-//! `GET /performers/{avs}/{opsetId}/releases`, `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
+//! `GET /performers/{avs}/{opsetId}/releases`, `GET /executions`, `GET /executions/{id}` (the
+//! factory's journal), `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
 //! Writes need `Authorization: Bearer <token>` whenever a token is configured.
 
 mod auth;
 mod error;
+mod executions;
 mod extract;
 mod model;
 mod openapi;
@@ -66,6 +68,8 @@ pub fn router(state: RegistryState) -> Router {
                 .delete(routes::delete_performer),
         )
         .route("/performers/{avs}/{opset_id}/releases", get(routes::release_history))
+        .route("/executions", get(executions::list_executions))
+        .route("/executions/{id}", get(executions::get_execution))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::openapi_json))

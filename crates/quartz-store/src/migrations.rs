@@ -107,6 +107,41 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: the factory's journal: one row per deployment execution (named by avs, operator set and
+    // releaseId) with the context its finished steps produced, and one row per step attempt.
+    r#"
+    CREATE TABLE factory_executions (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT    NOT NULL UNIQUE,
+        avs_address     TEXT    NOT NULL,
+        operator_set_id INTEGER NOT NULL,
+        release_id      INTEGER NOT NULL,
+        status          TEXT    NOT NULL,
+        current_step    TEXT,
+        context         TEXT    NOT NULL,
+        error_step      TEXT,
+        error_type      TEXT,
+        error_message   TEXT,
+        started_at      TEXT    NOT NULL,
+        updated_at      TEXT    NOT NULL,
+        finished_at     TEXT
+    );
+    CREATE INDEX factory_executions_by_set ON factory_executions (avs_address, operator_set_id, release_id);
+    CREATE INDEX factory_executions_by_status ON factory_executions (status, seq);
+    CREATE TABLE factory_step_attempts (
+        execution_id  TEXT    NOT NULL REFERENCES factory_executions (id),
+        step          TEXT    NOT NULL,
+        attempt       INTEGER NOT NULL,
+        outcome       TEXT    NOT NULL,
+        started_at    TEXT    NOT NULL,
+        finished_at   TEXT,
+        duration_ms   INTEGER,
+        error_class   TEXT,
+        error_type    TEXT,
+        error_message TEXT,
+        PRIMARY KEY (execution_id, step, attempt)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

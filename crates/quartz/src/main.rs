@@ -32,6 +32,10 @@ enum Command {
     Package(cmd::package::Args),
     /// Serve the Executor's performer endpoint (gRPC and HTTP), routed to the live function.
     Adapter(cmd::adapter::Args),
+    /// List or show the factory's deployment executions.
+    Executions(cmd::executions::Args),
+    /// Move an operator set's `live` alias back to an earlier release, and record it.
+    Rollback(cmd::rollback::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +58,8 @@ fn main() -> std::process::ExitCode {
             Command::Logs(args) => cmd::logs::run(&cli.global, args).await,
             Command::Package(args) => cmd::package::run(args).await,
             Command::Adapter(args) => cmd::adapter::run(&cli.global, args).await,
+            Command::Executions(args) => cmd::executions::run(&cli.global, args).await,
+            Command::Rollback(args) => cmd::rollback::run(&cli.global, args).await,
         }
     });
     match result {

@@ -1,8 +1,10 @@
 //! One module per subcommand: its clap `Args` and an async `run`.
 
 pub mod adapter;
+pub mod executions;
 pub mod logs;
 pub mod monitor;
 pub mod package;
 pub mod registry;
+pub mod rollback;
 pub mod runtime;

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quartz-target}"
-cargo build --locked --release -p quartz
+cargo build --release -p quartz
 quartz="$CARGO_TARGET_DIR/release/quartz"
 
 work=$(mktemp -d)

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quartz-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-cargo build --workspace --all-targets --locked
-exec cargo test --workspace --locked -- --color never
+cargo build --workspace --all-targets
+exec cargo test --workspace -- --color never

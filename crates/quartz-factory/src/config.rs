@@ -31,6 +31,9 @@ pub struct FactoryConfig {
     pub retry_max_delay_ms: Option<u64>,
     /// Which registries `resolve` may fetch from.
     pub registries: RegistryPolicy,
+    /// For crash tests only: a pause after each attempt is journaled as started and another
+    /// before its end is journaled, widening the windows a `kill -9` must hit. Unset normally.
+    pub crash_test_pause_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +77,7 @@ impl Default for FactoryConfig {
             retry_interval_ms: None,
             retry_max_delay_ms: None,
             registries: RegistryPolicy::default(),
+            crash_test_pause_ms: None,
         }
     }
 }
@@ -90,8 +94,8 @@ impl FactoryConfig {
         if self.poll_interval_ms == 0 {
             return Err(invalid("factory.poll_interval_ms", "must be at least 1"));
         }
-        if self.claim_lease_secs < 10 {
-            return Err(invalid("factory.claim_lease_secs", "must be at least 10"));
+        if self.claim_lease_secs == 0 {
+            return Err(invalid("factory.claim_lease_secs", "must be at least 1"));
         }
         if self.settle_timeout_secs == 0 {
             return Err(invalid("factory.settle_timeout_secs", "must be at least 1"));
@@ -128,6 +132,10 @@ impl FactoryConfig {
 
     pub(crate) fn lease(&self) -> Duration {
         Duration::from_secs(self.claim_lease_secs)
+    }
+
+    pub(crate) fn crash_test_pause(&self) -> Option<Duration> {
+        self.crash_test_pause_ms.map(Duration::from_millis)
     }
 
     pub(crate) fn settle_timeout(&self) -> Duration {

@@ -85,9 +85,19 @@ impl Engine {
                 tracing::info!(target: TARGET, execution = %id, step = spec.id.as_str(), attempt, "step started");
                 let started = Instant::now();
                 let mut next = ctx.clone();
+                let pause = self.env.config.crash_test_pause();
                 let result = tokio::select! {
                     _ = shutdown.cancelled() => return Ok(ExecutionOutcome::Interrupted { execution: id }),
-                    result = steps::run(spec.id, &mut next, &self.env) => result,
+                    result = async {
+                        if let Some(pause) = pause {
+                            tokio::time::sleep(pause).await;
+                        }
+                        let result = steps::run(spec.id, &mut next, &self.env).await;
+                        if let Some(pause) = pause {
+                            tokio::time::sleep(pause).await;
+                        }
+                        result
+                    } => result,
                 };
                 let elapsed = started.elapsed();
                 let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);

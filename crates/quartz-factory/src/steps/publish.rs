@@ -1,6 +1,8 @@
 //! publish: an immutable version of exactly the code deploy left, guarded by CodeSha256 so that
 //! a concurrent code change cannot slip into the version. Publishing unchanged code returns the
-//! existing version, which makes the step idempotent.
+//! existing version, which makes the step idempotent. No description is given: the local
+//! runtime compares it too when deciding whether anything changed, so a description differing
+//! from $LATEST's would publish a new version on every retry.
 
 use super::{StepEnv, needed};
 use crate::context::Context;
@@ -14,7 +16,6 @@ pub(super) async fn run(ctx: &mut Context, env: &StepEnv) -> Result<(), StepErro
         .publish_version()
         .function_name(ctx.function_name.as_str())
         .code_sha256(code_sha256)
-        .description(format!("release {}", ctx.release.release_id))
         .send()
         .await
         .map_err(|e| classify("PublishVersion", &e))?;

@@ -18,7 +18,7 @@ pub const CHAIN: u64 = 31337;
 /// runtime allowed to pull from it, and a factory on the same store.
 pub struct Env {
     pub registry: OciRegistry,
-    pub _runtime: RuntimeHandle,
+    pub runtime: RuntimeHandle,
     pub lambda: Client,
     pub store: Store,
     pub factory: Factory,
@@ -109,7 +109,7 @@ impl Env {
         let factory = Factory::new(config.clone(), deps(&store, &lambda, &data)).unwrap();
         Self {
             registry,
-            _runtime: runtime,
+            runtime,
             lambda,
             store,
             factory,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
 
 mod api;
+mod crash;
 mod deploy;
 mod failures;
 mod harness;

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::harness::{CHAIN, Env, release, set};
 
 /// Puts a release into the outbox as the monitor does (reconciliation path: no log location).
-async fn enqueue(store: &Store, release: &Release) {
+pub(crate) async fn enqueue(store: &Store, release: &Release) {
     let release = release.clone();
     store
         .write(move |tx| {

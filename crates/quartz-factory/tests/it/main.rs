@@ -9,3 +9,4 @@ mod deploy;
 mod failures;
 mod harness;
 mod ordering;
+mod traffic;

@@ -9,6 +9,20 @@
 //!
 //! Over gRPC in multi-AVS mode, the metadata keys [`grpc::AVS_KEY`] (`x-quartz-avs-address`) and
 //! [`grpc::OPERATOR_SET_KEY`] (`x-quartz-operator-set-id`) pick the performer.
+//!
+//! | outcome | HTTP `/perform` | gRPC `ExecuteTask` |
+//! | --- | --- | --- |
+//! | result | 200 `{"success":true,"result"}` | OK, `result` = `resultBase64`'s bytes or the JSON |
+//! | malformed request, ambiguous AVS | 400 | INVALID_ARGUMENT |
+//! | no such performer | 404 | NOT_FOUND |
+//! | payload over 6 MB (never invoked) | 413 | RESOURCE_EXHAUSTED |
+//! | function error | 502, `error` = errorMessage, `errorType` | INTERNAL, `x-quartz-error-type` |
+//! | function or task deadline timeout | 504 | DEADLINE_EXCEEDED |
+//! | throttled past the deadline, platform unreachable | 503 | UNAVAILABLE |
+//!
+//! A gRPC `task_id` reaches the function as its text when it is printable ASCII, else as
+//! `0x`-hex; a payload as its JSON when it is UTF-8 JSON (`"payloadEncoding":"json"`), else as
+//! base64 (`"payloadEncoding":"base64"`).
 
 mod adapter;
 mod config;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
 
+mod gateway;
 mod grpc;
 mod harness;
 mod http;

@@ -173,6 +173,17 @@ mod tests {
     }
 
     #[test]
+    fn the_description_serialises_for_a_state_machine_renderer() {
+        let json = serde_json::to_value(WORKFLOW).unwrap();
+        assert_eq!(json["name"], "quartz-factory");
+        assert_eq!(json["onFailure"], "record-failure");
+        assert_eq!(json["steps"][3]["id"], "deploy");
+        assert_eq!(json["steps"][3]["retry"]["retryOn"], "retryable");
+        assert_eq!(json["steps"][3]["retry"]["maxAttempts"], 6);
+        assert_eq!(ErrorClass::Retryable.state_machine_error(), "Quartz.Retryable");
+    }
+
+    #[test]
     fn backoff_grows_and_is_capped() {
         let policy = retry(10, 1_000);
         assert_eq!(policy.delay_after(1), Duration::from_secs(1));

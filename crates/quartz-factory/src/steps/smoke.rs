@@ -47,19 +47,8 @@ pub(super) async fn run(ctx: &mut Context, env: &StepEnv) -> Result<(), StepErro
         .and_then(|l| STANDARD.decode(l).ok())
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
-    let init_failed = log
-        .lines()
-        .any(|line| line.starts_with("INIT_REPORT") && line.contains("Status: error"));
-    if init_failed || PLATFORM_ERROR_PREFIXES.iter().any(|p| error_type.starts_with(p)) {
-        let phase = if init_failed {
-            "initialisation"
-        } else {
-            "the health check"
-        };
-        return Err(StepError::fatal(
-            format!("Smoke.{error_type}"),
-            format!("version {version} failed {phase}: {error_type}: {message}"),
-        ));
+    if let Some(error) = verdict(version, error_type, message, &log) {
+        return Err(error);
     }
     tracing::info!(
         target: "quartz::factory",
@@ -67,4 +56,55 @@ pub(super) async fn run(ctx: &mut Context, env: &StepEnv) -> Result<(), StepErro
         "the health check returned a handled error; the version is up"
     );
     Ok(())
+}
+
+/// `None` when a function error is one the performer's code handled (the check passes).
+fn verdict(version: &str, error_type: &str, message: &str, log: &str) -> Option<StepError> {
+    let init_failed = log
+        .lines()
+        .any(|line| line.starts_with("INIT_REPORT") && line.contains("Status: error"));
+    if !init_failed && !PLATFORM_ERROR_PREFIXES.iter().any(|p| error_type.starts_with(p)) {
+        return None;
+    }
+    let phase = if init_failed {
+        "initialisation"
+    } else {
+        "the health check"
+    };
+    Some(StepError::fatal(
+        format!("Smoke.{error_type}"),
+        format!("version {version} failed {phase}: {error_type}: {message}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crashes_timeouts_and_init_failures_fail_handled_errors_pass() {
+        let fails = |t: &str, log: &str| verdict("3", t, "m", log).map(|e| e.error_type);
+        assert_eq!(fails("Runtime.ExitError", ""), Some("Smoke.Runtime.ExitError".into()));
+        assert_eq!(fails("Sandbox.Timedout", ""), Some("Smoke.Sandbox.Timedout".into()));
+        assert_eq!(
+            fails("Runtime.InitTimeout", ""),
+            Some("Smoke.Runtime.InitTimeout".into())
+        );
+        assert_eq!(
+            fails("Function.ResponseSizeTooLarge", ""),
+            Some("Smoke.Function.ResponseSizeTooLarge".into())
+        );
+        // An init error the function reported itself carries its own type; the log tells.
+        let init = "INIT_REPORT RequestId: x\tPhase: init\tStatus: error\tError Type: Runtime.InitError\n";
+        assert_eq!(
+            fails("Performer.InitFailed", init),
+            Some("Smoke.Performer.InitFailed".into())
+        );
+        // The performer's code answered with an error of its own: it is up.
+        assert_eq!(
+            fails("UnknownEventType", "START RequestId: x\nEND RequestId: x\n"),
+            None
+        );
+        assert_eq!(fails("Unhandled", ""), None);
+    }
 }

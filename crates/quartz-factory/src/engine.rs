@@ -17,6 +17,9 @@ use crate::telemetry;
 use crate::workflow::{StepId, WORKFLOW};
 use crate::{FactoryError, TARGET};
 
+/// How far back [`Engine::fail`] looks for a failure it already recorded.
+const RECENT_HISTORY: usize = 20;
+
 /// How one delivery of a release ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecutionOutcome {
@@ -142,7 +145,7 @@ impl Engine {
     }
 
     /// A final failure: `live` is left where it was; the failure goes into the registry history
-    /// first and the journal second, so a crash in between repeats the record rather than loses it.
+    /// first and the journal second, so a crash in between finds the record rather than loses it.
     async fn fail(
         &self,
         id: String,
@@ -161,7 +164,19 @@ impl Engine {
             outcome: ReleaseOutcome::Failed,
             detail: Some(detail.clone()),
         };
-        self.env.store.append_release_record(ctx.set(), record).await?;
+        // After a crash between the two writes, the failure is already in the history.
+        let recorded = self
+            .env
+            .store
+            .release_history(ctx.set(), RECENT_HISTORY)
+            .await?
+            .iter()
+            .any(|r| {
+                r.release_id == record.release_id && r.outcome == ReleaseOutcome::Failed && r.detail == record.detail
+            });
+        if !recorded {
+            self.env.store.append_release_record(ctx.set(), record).await?;
+        }
         self.journal.finish(&id, step, Some(&error)).await?;
         telemetry::execution_finished("failed");
         Ok(ExecutionOutcome::Failed { execution: id, detail })

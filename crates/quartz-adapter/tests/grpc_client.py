@@ -4,7 +4,8 @@ grpcio-tools compiled from proto/ (performer_pb2*, health_pb2*).
 
 usage: grpc_client.py STUBS_DIR HOST:PORT < request.json
 
-request: {"method": "ExecuteTask" | "HealthCheck" | "StartSync" | "Check",
+request: {"method": "ExecuteTask" | "HealthCheck" | "StartSync" | "Check" | "Raw",
+          "path"? (Raw: the full method path, payloadB64 sent as the raw message),
           "taskIdB64"?, "payloadB64"?, "service"?, "metadata"?: [[key, value]], "timeout"?: seconds}
 prints:  {"code": "OK" | <grpc.StatusCode name>, "details"?, "trailing"?,
           "taskIdB64"?, "resultB64"?, "status"?}
@@ -52,6 +53,9 @@ def main():
                 message = health_pb2.HealthCheckRequest(service=request.get("service", ""))
                 response = health.Check(message, **kwargs)
                 out["status"] = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            elif method == "Raw":
+                call = channel.unary_unary(request["path"])
+                out["resultB64"] = encode(call(decode("payloadB64"), **kwargs))
             else:
                 raise SystemExit(f"unknown method {method}")
             out["code"] = "OK"

@@ -90,6 +90,18 @@ async fn multi_avs_mode_routes_through_the_registry() {
         .grpc(json!({"method": "HealthCheck", "metadata": [["x-quartz-avs-address", AVS_C]]}))
         .await;
     assert_eq!(out["status"], "READY_FOR_TASK", "{out}");
+    // Without metadata, HealthCheck asks whether the platform answers at all.
+    let out = adapter.grpc(json!({"method": "HealthCheck"})).await;
+    assert_eq!(out["status"], "READY_FOR_TASK", "{out}");
+    // An unknown method on the shared port is gRPC's UNIMPLEMENTED, not an HTTP 404.
+    let out = adapter
+        .grpc(json!({"method": "Raw", "path": "/eigenlayer.hourglass.v1.performer.PerformerService/Nope"}))
+        .await;
+    assert_eq!(out["code"], "UNIMPLEMENTED", "{out}");
+    let out = adapter
+        .grpc(json!({"method": "Raw", "path": "/other.Service/Method"}))
+        .await;
+    assert_eq!(out["code"], "UNIMPLEMENTED", "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,10 @@ impl Moto {
         require_tool("moto_server");
         let port = free_port();
         let mut command = Command::new("moto_server");
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let guard = ChildGuard::spawn_watched("moto_server", command);
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         wait_for_http(addr, Duration::from_secs(30));

@@ -32,8 +32,10 @@ impl ChildGuard {
         let mut watched = Command::new("bash");
         watched
             .arg("-c")
-            .arg(r#"parent=$1; shift; "$@" & child=$!; trap 'kill $child 2>/dev/null' EXIT TERM;
-                 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done"#)
+            .arg(
+                r#"parent=$1; shift; "$@" & child=$!; trap 'kill $child 2>/dev/null' EXIT TERM;
+                 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done"#,
+            )
             .arg("watchdog")
             .arg(std::process::id().to_string())
             .args(args)

@@ -14,9 +14,19 @@ async fn writes_need_the_token_and_refused_writes_change_nothing() {
     let response = registry.http.put(&url).json(&body).send().await.unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
-    expect_error(registry.http.put(&url).body("not json"), 401, &["Authorization: Bearer"]).await;
+    expect_error(
+        registry.http.put(&url).body("not json"),
+        401,
+        &["Authorization: Bearer"],
+    )
+    .await;
     // Wrong token, or another scheme: refused.
-    expect_error(registry.http.put(&url).bearer_auth("wrong").json(&body), 403, &["token"]).await;
+    expect_error(
+        registry.http.put(&url).bearer_auth("wrong").json(&body),
+        403,
+        &["token"],
+    )
+    .await;
     expect_error(registry.http.put(&url).basic_auth("a", Some("b")).json(&body), 401, &[]).await;
     expect_error(registry.get(&path), 404, &[]).await;
 
@@ -36,6 +46,12 @@ async fn without_a_configured_token_writes_are_open() {
     let registry = Registry::start_with(Some(quartz_testkit::Moto::shared().endpoint()), None).await;
     create_function("quartz-test-open").await;
     let url = format!("{}/performers/{AVS}/8", registry.base);
-    let (status, _) = send(registry.http.put(&url).json(&json!({"functionName": "quartz-test-open"}))).await;
+    let (status, _) = send(
+        registry
+            .http
+            .put(&url)
+            .json(&json!({"functionName": "quartz-test-open"})),
+    )
+    .await;
     assert_eq!(status, 201);
 }

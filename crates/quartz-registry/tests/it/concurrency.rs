@@ -37,9 +37,16 @@ async fn eight_writers_times_one_hundred_puts_lose_no_update() {
     assert_eq!(shared["revision"], WRITERS * PUTS, "every PUT applied once");
     let (_, history) = send(registry.get(&format!("{path}/releases?limit=1000"))).await;
     assert_eq!(history["count"], WRITERS * PUTS);
-    let mut releases: Vec<u64> = history["releases"].as_array().unwrap().iter().map(|r| r["releaseId"].as_u64().unwrap()).collect();
+    let mut releases: Vec<u64> = history["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["releaseId"].as_u64().unwrap())
+        .collect();
     releases.sort();
-    let expected: Vec<u64> = (0..WRITERS).flat_map(|w| (0..PUTS).map(move |i| w * 1000 + i)).collect();
+    let expected: Vec<u64> = (0..WRITERS)
+        .flat_map(|w| (0..PUTS).map(move |i| w * 1000 + i))
+        .collect();
     assert_eq!(releases, expected, "each write recorded exactly once");
     for writer in 0..WRITERS {
         let (_, own) = send(registry.get(&format!("/performers/{}/9", avs(writer as u32)))).await;

@@ -39,9 +39,11 @@ async fn crud_round_trip_with_mixed_case_addresses() {
     }
 
     // Update: revision moves, createdAt stays, the new release joins the history.
-    let (status, updated) =
-        send(registry.put(&format!("/performers/{}/3", AVS.to_lowercase()), &json!({"releaseId": 2, "functionVersion": "2"})))
-            .await;
+    let (status, updated) = send(registry.put(
+        &format!("/performers/{}/3", AVS.to_lowercase()),
+        &json!({"releaseId": 2, "functionVersion": "2"}),
+    ))
+    .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["message"], "Performer updated");
     assert_eq!(updated["performer"]["revision"], 2);
@@ -74,19 +76,32 @@ async fn crud_round_trip_with_mixed_case_addresses() {
 async fn put_requires_the_function_to_exist_and_leaves_nothing_behind() {
     let registry = Registry::start().await;
     expect_error(
-        registry.put(&format!("/performers/{AVS}/4"), &json!({"functionName": "quartz-test-no-such-function"})),
+        registry.put(
+            &format!("/performers/{AVS}/4"),
+            &json!({"functionName": "quartz-test-no-such-function"}),
+        ),
         400,
         &["functionName", "quartz-test-no-such-function", "does not exist"],
     )
     .await;
     expect_error(registry.get(&format!("/performers/{AVS}/4")), 404, &[]).await;
-    expect_error(registry.get(&format!("/performers/{AVS}/4/releases")), 404, &["no performer"]).await;
+    expect_error(
+        registry.get(&format!("/performers/{AVS}/4/releases")),
+        404,
+        &["no performer"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_lambda_api_is_reported_not_hidden() {
     let registry = Registry::start_with(Some("http://127.0.0.1:9".into()), Some(crate::harness::TOKEN)).await;
-    let message = expect_error(registry.put(&format!("/performers/{AVS}/5"), &json!({})), 502, &["Lambda API"]).await;
+    let message = expect_error(
+        registry.put(&format!("/performers/{AVS}/5"), &json!({})),
+        502,
+        &["Lambda API"],
+    )
+    .await;
     assert!(message.contains("reached"), "{message}");
     // A performer written directly (as the factory does) shows the lookup failure as Unknown.
     let update = quartz_core::registry::PerformerUpdate {
@@ -101,13 +116,21 @@ async fn an_unreachable_lambda_api_is_reported_not_hidden() {
     let set = quartz_core::OperatorSet::parse(AVS, "5").unwrap();
     registry
         .store
-        .put_performer(set, update, Default::default(), quartz_core::registry::ReleaseOutcome::Deployed)
+        .put_performer(
+            set,
+            update,
+            Default::default(),
+            quartz_core::registry::ReleaseOutcome::Deployed,
+        )
         .await
         .unwrap();
     let (status, got) = send(registry.get(&format!("/performers/{AVS}/5"))).await;
     assert_eq!(status, 200);
     assert_eq!(got["functionStatus"]["state"], "Unknown");
-    assert!(got["functionStatus"]["error"].as_str().unwrap().contains("reached"), "{got}");
+    assert!(
+        got["functionStatus"]["error"].as_str().unwrap().contains("reached"),
+        "{got}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -120,11 +143,20 @@ async fn conditional_writes_refuse_a_stale_revision() {
     assert_eq!(status, 201);
     let (status, _) = send(registry.put(&path, &body).header("If-Match", "1")).await;
     assert_eq!(status, 200);
-    expect_error(registry.put(&path, &body).header("If-Match", "1"), 412, &["revision", "expected 1", "found 2"]).await;
+    expect_error(
+        registry.put(&path, &body).header("If-Match", "1"),
+        412,
+        &["revision", "expected 1", "found 2"],
+    )
+    .await;
     expect_error(registry.delete(&path).header("If-Match", "\"1\""), 412, &["revision"]).await;
     expect_error(registry.put(&path, &body).header("If-Match", "abc"), 400, &["If-Match"]).await;
     let (status, got) = send(registry.get(&path)).await;
-    assert_eq!((status, got["revision"].as_u64()), (200, Some(2)), "refused writes changed nothing");
+    assert_eq!(
+        (status, got["revision"].as_u64()),
+        (200, Some(2)),
+        "refused writes changed nothing"
+    );
     let (status, _) = send(registry.delete(&path).header("If-Match", "2")).await;
     assert_eq!(status, 200);
 }
@@ -137,7 +169,8 @@ async fn health_and_metrics_report_the_service() {
     let _ = send(registry.get("/performers")).await;
     let text = registry.get("/metrics").send().await.unwrap().text().await.unwrap();
     assert!(
-        text.lines().any(|l| l.starts_with("quartz_http_requests_total") && l.contains("route=\"/performers\"")),
+        text.lines()
+            .any(|l| l.starts_with("quartz_http_requests_total") && l.contains("route=\"/performers\"")),
         "{text}"
     );
     let (status, spec) = send(registry.get("/openapi.json")).await;

@@ -35,14 +35,23 @@ impl Registry {
     pub async fn start_with(lambda_endpoint: Option<String>, token: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open_in(dir.path()).expect("store opens");
-        let config = LambdaClientConfig { endpoint: lambda_endpoint, region: "us-east-1".into() };
+        let config = LambdaClientConfig {
+            endpoint: lambda_endpoint,
+            region: "us-east-1".into(),
+        };
         let lambda = quartz_lambda_client::build_client(&config, Duration::from_secs(5)).await;
         let state = RegistryState::new(store.clone(), lambda, token.map(str::to_string));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         tokio::spawn(quartz_registry::serve(listener, state, shutdown.clone()));
-        Self { base, http: Client::new(), store, _dir: dir, shutdown }
+        Self {
+            base,
+            http: Client::new(),
+            store,
+            _dir: dir,
+            shutdown,
+        }
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {
@@ -50,7 +59,10 @@ impl Registry {
     }
 
     pub fn put(&self, path: &str, body: &Value) -> RequestBuilder {
-        self.http.put(format!("{}{path}", self.base)).bearer_auth(TOKEN).json(body)
+        self.http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(body)
     }
 
     pub fn delete(&self, path: &str) -> RequestBuilder {
@@ -70,7 +82,10 @@ pub async fn send(request: RequestBuilder) -> (u16, Value) {
 /// Asserts a JSON error with `status` whose message contains every one of `words`.
 pub async fn expect_error(request: RequestBuilder, status: u16, words: &[&str]) -> String {
     let (got, body) = send(request).await;
-    let message = body["error"].as_str().unwrap_or_else(|| panic!("no error field in {body}")).to_string();
+    let message = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error field in {body}"))
+        .to_string();
     assert_eq!(got, status, "{message}");
     for word in words {
         assert!(message.contains(word), "{message:?} does not mention {word:?}");
@@ -80,9 +95,15 @@ pub async fn expect_error(request: RequestBuilder, status: u16, words: &[&str]) 
 
 /// Creates a function on moto (the Lambda API) so that the registry's existence check passes.
 pub async fn create_function(name: &str) {
-    let config = LambdaClientConfig { endpoint: Some(Moto::shared().endpoint()), region: "us-east-1".into() };
+    let config = LambdaClientConfig {
+        endpoint: Some(Moto::shared().endpoint()),
+        region: "us-east-1".into(),
+    };
     let lambda = quartz_lambda_client::build_client(&config, Duration::from_secs(10)).await;
-    let image = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/perf@sha256:{}", "ab".repeat(32));
+    let image = format!(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/perf@sha256:{}",
+        "ab".repeat(32)
+    );
     let result = lambda
         .create_function()
         .function_name(name)
@@ -92,8 +113,14 @@ pub async fn create_function(name: &str) {
         .send()
         .await;
     if let Err(err) = result {
-        let already = err.as_service_error().is_some_and(|e| e.is_resource_conflict_exception());
-        assert!(already, "CreateFunction {name} on moto: {}", aws_sdk_lambda::error::DisplayErrorContext(err));
+        let already = err
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_conflict_exception());
+        assert!(
+            already,
+            "CreateFunction {name} on moto: {}",
+            aws_sdk_lambda::error::DisplayErrorContext(err)
+        );
     }
 }
 

@@ -22,7 +22,10 @@ async fn walk(registry: &Registry, limit: usize, extra: &str) -> (Vec<(String, u
         assert_eq!(page["count"].as_u64().unwrap() as usize, performers.len());
         sizes.push(performers.len());
         for p in performers {
-            seen.push((p["avsAddress"].as_str().unwrap().to_string(), p["operatorSetId"].as_u64().unwrap()));
+            seen.push((
+                p["avsAddress"].as_str().unwrap().to_string(),
+                p["operatorSetId"].as_u64().unwrap(),
+            ));
         }
         match &page["nextCursor"] {
             Value::String(next) => cursor = Some(next.clone()),
@@ -63,7 +66,12 @@ async fn paging_across_250_items_returns_each_once_in_order() {
     // One page holds everything at the maximum size, and an AVS filter narrows the listing.
     let (_, sizes) = walk(&registry, 1000, "").await;
     assert_eq!(sizes, vec![250]);
-    let (one_avs, _) = walk(&registry, 3, &format!("&avs={}", avs(4).to_uppercase().replace("0X", "0x"))).await;
+    let (one_avs, _) = walk(
+        &registry,
+        3,
+        &format!("&avs={}", avs(4).to_uppercase().replace("0X", "0x")),
+    )
+    .await;
     assert_eq!(one_avs.len(), 10);
     assert!(one_avs.iter().all(|(a, _)| *a == avs(4)));
 }
@@ -84,7 +92,10 @@ async fn paging_is_not_confused_by_writes_between_pages() {
                 artifact_digest: None,
                 status: Default::default(),
             };
-            store.put_performer(set, update, Default::default(), ReleaseOutcome::Deployed).await.unwrap();
+            store
+                .put_performer(set, update, Default::default(), ReleaseOutcome::Deployed)
+                .await
+                .unwrap();
         }
     };
     for n in [1, 3, 5] {
@@ -96,7 +107,12 @@ async fn paging_is_not_confused_by_writes_between_pages() {
     write(4).await; // after the cursor: shown
     let cursor = first["nextCursor"].as_str().unwrap();
     let (_, second) = send(registry.get(&format!("/performers?limit=10&cursor={cursor}"))).await;
-    let ids: Vec<_> = second["performers"].as_array().unwrap().iter().map(|p| p["avsAddress"].clone()).collect();
+    let ids: Vec<_> = second["performers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["avsAddress"].clone())
+        .collect();
     assert_eq!(ids, vec![Value::from(avs(4)), Value::from(avs(5))]);
 }
 

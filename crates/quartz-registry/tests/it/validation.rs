@@ -5,17 +5,31 @@ use crate::harness::{AVS, Registry, create_function, expect_error};
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_path_parameters_are_named() {
     let registry = Registry::start().await;
-    for bad in ["0x12", "8e14db002737f89745bc98f987caeb18d0d47635", "0xzz14db002737f89745bc98f987caeb18d0d47635"] {
+    for bad in [
+        "0x12",
+        "8e14db002737f89745bc98f987caeb18d0d47635",
+        "0xzz14db002737f89745bc98f987caeb18d0d47635",
+    ] {
         expect_error(registry.get(&format!("/performers/{bad}/1")), 400, &["avs"]).await;
         expect_error(registry.put(&format!("/performers/{bad}/1"), &json!({})), 400, &["avs"]).await;
         expect_error(registry.delete(&format!("/performers/{bad}/1")), 400, &["avs"]).await;
     }
     // A mixed-case address whose EIP-55 checksum is wrong is most likely a typo.
     let typo = AVS.replace("dB", "Db");
-    expect_error(registry.get(&format!("/performers/{typo}/1")), 400, &["avs", "EIP-55", AVS]).await;
+    expect_error(
+        registry.get(&format!("/performers/{typo}/1")),
+        400,
+        &["avs", "EIP-55", AVS],
+    )
+    .await;
     for bad in ["abc", "-1", "4294967296", "1.5", "%20"] {
         expect_error(registry.get(&format!("/performers/{AVS}/{bad}")), 400, &["opsetId"]).await;
-        expect_error(registry.get(&format!("/performers/{AVS}/{bad}/releases")), 400, &["opsetId"]).await;
+        expect_error(
+            registry.get(&format!("/performers/{AVS}/{bad}/releases")),
+            400,
+            &["opsetId"],
+        )
+        .await;
     }
 }
 
@@ -49,12 +63,22 @@ async fn bad_bodies_are_refused_with_the_field_named() {
     let url = format!("{}{path}", registry.base);
     let token = crate::harness::TOKEN;
     expect_error(
-        registry.http.put(&url).bearer_auth(token).header("content-type", "application/json").body("{\"releaseId\": 1"),
+        registry
+            .http
+            .put(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body("{\"releaseId\": 1"),
         400,
         &["JSON"],
     )
     .await;
-    expect_error(registry.http.put(&url).bearer_auth(token).body("{}"), 415, &["Content-Type"]).await;
+    expect_error(
+        registry.http.put(&url).bearer_auth(token).body("{}"),
+        415,
+        &["Content-Type"],
+    )
+    .await;
     expect_error(registry.get(&path), 404, &[]).await;
 }
 
@@ -63,7 +87,12 @@ async fn bodies_over_64_kib_get_413() {
     let registry = Registry::start().await;
     let url = format!("{}/performers/{AVS}/12", registry.base);
     let big = json!({"functionArn": format!("arn:{}", "a".repeat(70 * 1024))});
-    expect_error(registry.http.put(&url).bearer_auth(crate::harness::TOKEN).json(&big), 413, &["65536"]).await;
+    expect_error(
+        registry.http.put(&url).bearer_auth(crate::harness::TOKEN).json(&big),
+        413,
+        &["65536"],
+    )
+    .await;
     // Also when the client does not announce the length up front (chunked encoding).
     let (status, body) = chunked_put(&registry.base, &format!("/performers/{AVS}/12"), 70 * 1024).await;
     assert_eq!(status, 413, "{body}");
@@ -83,7 +112,10 @@ async fn chunked_put(base: &str, path: &str, size: usize) -> (u16, String) {
     socket.write_all(head.as_bytes()).await.unwrap();
     let chunk = vec![b' '; 4096];
     for _ in 0..size / chunk.len() {
-        if socket.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+        if socket
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .is_err()
             || socket.write_all(&chunk).await.is_err()
             || socket.write_all(b"\r\n").await.is_err()
         {
@@ -102,5 +134,10 @@ async fn chunked_put(base: &str, path: &str, size: usize) -> (u16, String) {
 async fn unknown_routes_and_methods_answer_json() {
     let registry = Registry::start().await;
     expect_error(registry.get("/nope"), 404, &["/nope"]).await;
-    expect_error(registry.http.post(format!("{}/performers", registry.base)), 405, &["POST"]).await;
+    expect_error(
+        registry.http.post(format!("{}/performers", registry.base)),
+        405,
+        &["POST"],
+    )
+    .await;
 }

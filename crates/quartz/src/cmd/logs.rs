@@ -14,11 +14,14 @@ pub struct Args {
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
-    let name: quartz_core::FunctionName =
-        args.function.parse().map_err(|e| anyhow::anyhow!("FUNCTION: {e}"))?;
+    let name: quartz_core::FunctionName = args.function.parse().map_err(|e| anyhow::anyhow!("FUNCTION: {e}"))?;
     let file = FileConfig::load(global.config.as_deref())?;
     let data_dir = config::data_dir(global, &file);
-    let stop = if args.follow { crate::serve::shutdown_on_signals() } else { CancellationToken::new() };
+    let stop = if args.follow {
+        crate::serve::shutdown_on_signals()
+    } else {
+        CancellationToken::new()
+    };
     let mut stdout = std::io::stdout();
     quartz_runtime::copy_logs(&data_dir, name.as_str(), args.follow, &mut stdout, stop).await?;
     Ok(())

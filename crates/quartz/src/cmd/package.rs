@@ -20,11 +20,20 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(bad) = args.env.iter().find(|e| e.split_once('=').is_none_or(|(k, _)| k.is_empty())) {
+    if let Some(bad) = args
+        .env
+        .iter()
+        .find(|e| e.split_once('=').is_none_or(|(k, _)| k.is_empty()))
+    {
         anyhow::bail!("--env {bad:?}: expected KEY=VALUE");
     }
-    let binary = std::fs::read(&args.binary).with_context(|| format!("--binary {}: cannot read", args.binary.display()))?;
-    anyhow::ensure!(binary.starts_with(b"\x7fELF"), "--binary {}: not an ELF executable", args.binary.display());
+    let binary =
+        std::fs::read(&args.binary).with_context(|| format!("--binary {}: cannot read", args.binary.display()))?;
+    anyhow::ensure!(
+        binary.starts_with(b"\x7fELF"),
+        "--binary {}: not an ELF executable",
+        args.binary.display()
+    );
     let image = quartz_oci::binary_image(&binary, &args.env)?;
     let pinned = quartz_oci::push(&image, &args.push, args.insecure)
         .await

@@ -14,7 +14,13 @@ fn an_invalid_listen_address_names_the_key_the_value_and_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, _, stderr) = run(&["registry", "--listen", "localhost"], dir.path());
     assert!(!ok);
-    for word in ["registry.listen", "\"localhost\"", "--listen", "QUARTZ_REGISTRY_LISTEN", "HOST:PORT"] {
+    for word in [
+        "registry.listen",
+        "\"localhost\"",
+        "--listen",
+        "QUARTZ_REGISTRY_LISTEN",
+        "HOST:PORT",
+    ] {
         assert!(stderr.contains(word), "{stderr:?} lacks {word}");
     }
 }
@@ -22,24 +28,41 @@ fn an_invalid_listen_address_names_the_key_the_value_and_the_flag() {
 #[test]
 fn the_config_file_is_read_and_flags_override_it() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("quartz.toml"), "[registry]\nlisten = \"not-an-address\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("quartz.toml"),
+        "[registry]\nlisten = \"not-an-address\"\n",
+    )
+    .unwrap();
     let (ok, _, stderr) = run(&["registry"], dir.path());
     assert!(!ok);
-    assert!(stderr.contains("registry.listen") && stderr.contains("not-an-address"), "{stderr}");
+    assert!(
+        stderr.contains("registry.listen") && stderr.contains("not-an-address"),
+        "{stderr}"
+    );
 
     std::fs::write(dir.path().join("quartz.toml"), "[lambda]\nendpoint = \"ftp://x\"\n").unwrap();
     let (ok, _, stderr) = run(&["registry", "--listen", "127.0.0.1:0"], dir.path());
     assert!(!ok);
-    assert!(stderr.contains("lambda.endpoint") && stderr.contains("ftp://x") && stderr.contains("http://"), "{stderr}");
+    assert!(
+        stderr.contains("lambda.endpoint") && stderr.contains("ftp://x") && stderr.contains("http://"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn unknown_keys_in_the_config_file_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("quartz.toml"), "[registry]\nlisten_on = \"127.0.0.1:0\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("quartz.toml"),
+        "[registry]\nlisten_on = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
     let (ok, _, stderr) = run(&["registry"], dir.path());
     assert!(!ok);
-    assert!(stderr.contains("quartz.toml") && stderr.contains("listen_on"), "{stderr}");
+    assert!(
+        stderr.contains("quartz.toml") && stderr.contains("listen_on"),
+        "{stderr}"
+    );
 }
 
 #[test]

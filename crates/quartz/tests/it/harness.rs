@@ -7,7 +7,13 @@ use quartz_testkit::{ChildGuard, wait_for_line};
 pub fn quartz() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_quartz"));
     // Tests pass configuration explicitly; nothing from the developer's shell leaks in.
-    for var in ["QUARTZ_CONFIG", "QUARTZ_DATA_DIR", "QUARTZ_REGISTRY_LISTEN", "QUARTZ_REGISTRY_TOKEN", "QUARTZ_LAMBDA_ENDPOINT"] {
+    for var in [
+        "QUARTZ_CONFIG",
+        "QUARTZ_DATA_DIR",
+        "QUARTZ_REGISTRY_LISTEN",
+        "QUARTZ_REGISTRY_TOKEN",
+        "QUARTZ_LAMBDA_ENDPOINT",
+    ] {
         command.env_remove(var);
     }
     command
@@ -32,7 +38,13 @@ pub struct RunningRegistry {
 pub fn start_registry(data_dir: &Path, lambda_endpoint: &str) -> RunningRegistry {
     let mut command = quartz();
     command
-        .args(["--data-dir", data_dir.to_str().expect("utf-8 path"), "registry", "--listen", "127.0.0.1:0"])
+        .args([
+            "--data-dir",
+            data_dir.to_str().expect("utf-8 path"),
+            "registry",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(["--lambda-endpoint", lambda_endpoint])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -43,5 +55,8 @@ pub fn start_registry(data_dir: &Path, lambda_endpoint: &str) -> RunningRegistry
 }
 
 pub fn token(data_dir: &Path) -> String {
-    std::fs::read_to_string(data_dir.join("registry.token")).expect("token file").trim().to_string()
+    std::fs::read_to_string(data_dir.join("registry.token"))
+        .expect("token file")
+        .trim()
+        .to_string()
 }

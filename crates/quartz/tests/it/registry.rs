@@ -18,18 +18,40 @@ fn schemathesis_finds_no_server_error_and_no_response_outside_the_schema() {
     let schema = format!("{}/openapi.json", registry.base);
     let runs: [&[&str]; 2] = [
         &["--exclude-method", "PUT", "--checks", "all"],
-        &["--include-method", "PUT", "--checks", "all", "--exclude-checks", "positive_data_acceptance"],
+        &[
+            "--include-method",
+            "PUT",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+        ],
     ];
     for extra in runs {
         let output = Command::new("schemathesis")
-            .args(["run", &schema, "-H", &auth, "--max-examples", "60", "--workers", "2", "--seed", "1"])
+            .args([
+                "run",
+                &schema,
+                "-H",
+                &auth,
+                "--max-examples",
+                "60",
+                "--workers",
+                "2",
+                "--seed",
+                "1",
+            ])
             .args(extra)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")
             .output()
             .expect("schemathesis runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "schemathesis {extra:?} found problems:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "schemathesis {extra:?} found problems:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
@@ -58,19 +80,38 @@ fn acknowledged_writes_survive_kill_9() {
     let avs = "0x8e14db002737f89745bc98f987caeb18d0d47635";
     for id in 0..20 {
         let status = Command::new("curl")
-            .args(["-sf", "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/json"])
+            .args([
+                "-sf",
+                "-o",
+                "/dev/null",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/json",
+            ])
             .args(["-H", &format!("Authorization: Bearer {token}")])
-            .args(["--data", &format!(r#"{{"functionName":"{function}","releaseId":{id}}}"#)])
+            .args([
+                "--data",
+                &format!(r#"{{"functionName":"{function}","releaseId":{id}}}"#),
+            ])
             .arg(format!("{}/performers/{avs}/{id}", registry.base))
             .status()
             .unwrap();
         assert!(status.success(), "PUT {id}");
     }
     registry.guard.signal("KILL");
-    assert!(registry.guard.wait_timeout(std::time::Duration::from_secs(10)).is_some());
+    assert!(
+        registry
+            .guard
+            .wait_timeout(std::time::Duration::from_secs(10))
+            .is_some()
+    );
 
     let registry = start_registry(dir.path(), &moto.endpoint());
-    let listing = Command::new("curl").args(["-sf", &format!("{}/performers?limit=1000", registry.base)]).output().unwrap();
+    let listing = Command::new("curl")
+        .args(["-sf", &format!("{}/performers?limit=1000", registry.base)])
+        .output()
+        .unwrap();
     let body: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
     assert_eq!(body["count"], 20, "{body}");
     for (id, performer) in body["performers"].as_array().unwrap().iter().enumerate() {

@@ -68,6 +68,11 @@ pub struct FileConfig {
     pub monitor: quartz_monitor::MonitorConfig,
     #[serde(default)]
     pub runtime: quartz_runtime::RuntimeConfig,
+    /// `[adapter]`: the adapter's settings; its Lambda API comes from `[lambda]`.
+    #[serde(default)]
+    pub adapter: quartz_adapter::AdapterConfig,
+    /// Where `quartz adapter` serves gRPC and HTTP [default: 0.0.0.0:$PORT].
+    pub adapter_listen: Option<String>,
     /// Where `quartz runtime` serves the Lambda API.
     pub runtime_listen: Option<String>,
     /// Where `quartz monitor` serves /metrics and /healthz (`[monitor]` holds the monitor's own

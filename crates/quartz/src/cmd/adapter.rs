@@ -48,10 +48,14 @@ const LISTEN_KEY: Key = Key {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let file = FileConfig::load(global.config.as_deref())?;
-    let listen = match &args.listen {
+    let listen = match args.listen.as_deref().or(file.adapter_listen.as_deref()) {
         Some(value) => LISTEN_KEY.resolve(Some(value), None, "", config::parse_listen)?,
         None => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), args.port),
     };
+    let base = file.adapter.clone();
+    if base.lambda != quartz_lambda_client::LambdaClientConfig::default() {
+        anyhow::bail!("[adapter.lambda] in quartz.toml is not read: set the Lambda API in [lambda] (endpoint, region)");
+    }
     // The SDK's own endpoint variables, passed explicitly so that a local endpoint works
     // without AWS credentials.
     let sdk_endpoint = ["AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"]
@@ -59,15 +63,15 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
     let endpoint = args.lambda_endpoint.clone().or(sdk_endpoint);
     let lambda = config::lambda_config(endpoint.as_deref(), args.region.as_deref(), &file.lambda)?;
-    let defaults = AdapterConfig::default();
+    // Flags and env over [adapter] in quartz.toml.
     let adapter = AdapterConfig {
-        avs_address: args.avs_address,
-        operator_set_id: args.operator_set_id,
+        avs_address: args.avs_address.or(base.avs_address.clone()),
+        operator_set_id: args.operator_set_id.or(base.operator_set_id.clone()),
         lambda,
-        lambda_api_endpoint: args.lambda_api_endpoint,
-        function_timeout_secs: args.function_timeout_secs.unwrap_or(defaults.function_timeout_secs),
-        shutdown_grace_secs: args.shutdown_grace_secs.unwrap_or(defaults.shutdown_grace_secs),
-        ..defaults
+        lambda_api_endpoint: args.lambda_api_endpoint.or(base.lambda_api_endpoint.clone()),
+        function_timeout_secs: args.function_timeout_secs.unwrap_or(base.function_timeout_secs),
+        shutdown_grace_secs: args.shutdown_grace_secs.unwrap_or(base.shutdown_grace_secs),
+        ..base
     };
     let settings = adapter.validate()?;
     let mut deps = AdapterDeps::default();

@@ -72,3 +72,43 @@ fn a_missing_explicit_config_file_is_an_error() {
     assert!(!ok);
     assert!(stderr.contains("nope.toml"), "{stderr}");
 }
+
+#[test]
+fn adapter_settings_from_the_file_are_validated_with_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("quartz.toml"),
+        "[adapter]\navs_address = \"0x12\"\noperator_set_id = \"1\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(&["adapter", "--listen", "127.0.0.1:0"], dir.path());
+    assert!(!ok);
+    assert!(
+        stderr.contains("adapter.avs_address") && stderr.contains("0x12"),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.path().join("quartz.toml"),
+        "[adapter]\nfunction_timeout_secs = 5000\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(&["adapter", "--listen", "127.0.0.1:0"], dir.path());
+    assert!(!ok);
+    assert!(
+        stderr.contains("adapter.function_timeout_secs") && stderr.contains("900"),
+        "{stderr}"
+    );
+    // Only one of the pair: the missing one is named.
+    let (ok, _, stderr) = run(
+        &[
+            "adapter",
+            "--listen",
+            "127.0.0.1:0",
+            "--avs-address",
+            "0x8e14db002737f89745bc98f987caeb18d0d47635",
+        ],
+        dir.path(),
+    );
+    assert!(!ok);
+    assert!(stderr.contains("OPERATOR_SET_ID"), "{stderr}");
+}

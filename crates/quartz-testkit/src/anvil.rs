@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use crate::{free_port, require_tool, workspace_root};
 
 /// The anvil state dump of a Sepolia fork with EigenLayer's core contracts, including the real
-/// ReleaseManager (see `shared/chain/README.md`). `QUARTZ_FORK_STATE` overrides the path.
+/// ReleaseManager (see `chain/README.md`), shipped in the repository so that a clone has it.
+/// `QUARTZ_FORK_STATE` overrides the path.
 pub fn fork_state_path() -> PathBuf {
     if let Some(path) = std::env::var_os("QUARTZ_FORK_STATE") {
         return PathBuf::from(path);
     }
-    workspace_root().join("../shared/chain/eigenlayer-sepolia-fork.json")
+    workspace_root().join("chain/eigenlayer-sepolia-fork.json")
 }
 
 /// A local anvil node on `127.0.0.1`, killed on drop.

@@ -8,4 +8,4 @@ bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quartz-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cargo build --workspace --all-targets
-exec cargo test --workspace -- --color never
+exec cargo test --workspace --no-fail-fast -- --color never

@@ -4,4 +4,4 @@
 # Needs bwrap and docker-registry (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo run --release -q -p quartz-adapter --example bench
+exec cargo run --release -q -p quartz-adapter --example bench_adapter

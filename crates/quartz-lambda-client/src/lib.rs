@@ -54,6 +54,9 @@ pub async fn build_client(config: &LambdaClientConfig, read_timeout: Duration) -
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .read_timeout(read_timeout)
+        // Retries included: a Lambda API that accepts connections but never answers must not
+        // hold a caller for several read timeouts in a row.
+        .operation_timeout(read_timeout + Duration::from_secs(3))
         .build();
     let shared = loader.timeout_config(timeouts).load().await;
     Client::new(&shared)

@@ -21,7 +21,7 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the Lambda API could not be reached to check the function: {0}")]
     LambdaUnavailable(String),
-    #[error("store error: {0}")]
+    #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
 }
 
@@ -56,5 +56,12 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+fn store_message(err: &StoreError) -> String {
+    match err {
+        StoreError::RevisionMismatch { .. } => format!("If-Match: {err}; read the entry again and retry"),
+        other => format!("store error: {other}"),
     }
 }

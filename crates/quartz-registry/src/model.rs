@@ -16,7 +16,7 @@ pub struct PutPerformerRequest {
     #[schema(minimum = 0, maximum = 9223372036854775807_u64)]
     pub release_id: Option<u64>,
     /// A published version number, or `$LATEST`.
-    #[schema(pattern = "^(\\$LATEST|[0-9]{1,19})$")]
+    #[schema(pattern = "^(\\$LATEST|[1-9][0-9]{0,18})$")]
     pub function_version: Option<String>,
     /// `registry/path@sha256:<hex>`.
     #[schema(value_type = Option<String>, pattern = "^[a-z0-9.:/_-]+@sha256:[0-9a-f]{64}$")]
@@ -28,9 +28,23 @@ pub struct PutPerformerRequest {
 }
 
 impl PutPerformerRequest {
-    /// The checks serde cannot express, each naming its field.
-    pub fn validate(&self) -> Result<(), crate::ApiError> {
+    /// The checks serde cannot express, each naming its field. `function_name` is the function
+    /// the entry will point at (the request's, or the naming rule's for `set`).
+    pub fn validate(
+        &self,
+        set: &quartz_core::OperatorSet,
+        function_name: &quartz_core::FunctionName,
+    ) -> Result<(), crate::ApiError> {
         let bad = |msg: String| Err(crate::ApiError::BadRequest(msg));
+        // A name made by Quartz's rule belongs to exactly one operator set: pointing another set
+        // at it would send that set's tasks to someone else's performer.
+        if let Some(owner) = function_name.operator_set()
+            && owner != *set
+        {
+            return bad(format!(
+                "functionName: {function_name} is the function of operator set {owner}, not of {set}"
+            ));
+        }
         if let Some(release_id) = self.release_id
             && i64::try_from(release_id).is_err()
         {
@@ -43,12 +57,24 @@ impl PutPerformerRequest {
         {
             return bad("functionArn: expected an ARN (arn:...) of at most 256 characters".into());
         }
+        if let Some(arn) = &self.function_arn {
+            // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+            let named = arn.split(':').collect::<Vec<_>>();
+            if named.get(5) != Some(&"function") || named.get(6) != Some(&function_name.as_str()) {
+                return bad(format!(
+                    "functionArn: must be the ARN of function {function_name} (…:function:{function_name})"
+                ));
+            }
+        }
         if let Some(version) = &self.function_version
             && version != "$LATEST"
-            && (version.is_empty() || version.len() > 19 || !version.bytes().all(|b| b.is_ascii_digit()))
+            && (version.is_empty()
+                || version.len() > 19
+                || version.starts_with('0')
+                || !version.bytes().all(|b| b.is_ascii_digit()))
         {
             return bad(format!(
-                "functionVersion: expected a version number or $LATEST, got {version:?}"
+                "functionVersion: expected a version number (1 or more) or $LATEST, got {version:?}"
             ));
         }
         if let (Some(image), Some(digest)) = (&self.image_uri, &self.artifact_digest)

@@ -66,7 +66,7 @@ pub async fn list_performers(
 #[utoipa::path(get, path = "/performers/{avs}/{opsetId}", tag = "performers",
     params(
         ("avs" = String, Path, description = "AVS address: lowercase or uppercase hex, or an EIP-55 checksum", pattern = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"),
-        ("opsetId" = u32, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
+        ("opsetId" = u64, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
     ),
     responses(
         (status = 200, body = PerformerDetail),
@@ -95,7 +95,7 @@ pub async fn get_performer(
 #[utoipa::path(put, path = "/performers/{avs}/{opsetId}", tag = "performers",
     params(
         ("avs" = String, Path, description = "AVS address: lowercase or uppercase hex, or an EIP-55 checksum", pattern = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"),
-        ("opsetId" = u32, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
+        ("opsetId" = u64, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Write only if the entry has this revision", pattern = "^\"?[0-9]{1,19}\"?$"),
     ),
     request_body = PutPerformerRequest,
@@ -119,10 +119,11 @@ pub async fn put_performer(
     ApiJson(body): ApiJson<PutPerformerRequest>,
 ) -> Result<Response, ApiError> {
     let condition = write_condition(&headers)?;
-    body.validate()?;
     let function_name = body
         .function_name
+        .clone()
         .unwrap_or_else(|| FunctionName::for_operator_set(&set));
+    body.validate(&set, &function_name)?;
     match function_status(&state.lambda, function_name.as_str()).await {
         Ok(Some(_)) => {}
         Ok(None) => {
@@ -164,7 +165,7 @@ pub async fn put_performer(
 #[utoipa::path(delete, path = "/performers/{avs}/{opsetId}", tag = "performers",
     params(
         ("avs" = String, Path, description = "AVS address: lowercase or uppercase hex, or an EIP-55 checksum", pattern = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"),
-        ("opsetId" = u32, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
+        ("opsetId" = u64, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
         ("If-Match" = Option<String>, Header, nullable = false, description = "Delete only if the entry has this revision", pattern = "^\"?[0-9]{1,19}\"?$"),
     ),
     security(("bearer" = [])),
@@ -198,7 +199,7 @@ pub async fn delete_performer(
 #[utoipa::path(get, path = "/performers/{avs}/{opsetId}/releases", tag = "performers",
     params(
         ("avs" = String, Path, description = "AVS address: lowercase or uppercase hex, or an EIP-55 checksum", pattern = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"),
-        ("opsetId" = u32, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
+        ("opsetId" = u64, Path, description = "Operator set id", minimum = 0, maximum = 4294967295_u64),
         ("limit" = Option<u32>, Query, description = "At most this many, newest first (default 100)", minimum = 1, maximum = 1000),
     ),
     responses(

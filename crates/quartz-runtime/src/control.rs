@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, ErrorType};
 use crate::functions::{
-    AliasRecord, FunctionRecord, LATEST, State as FnState, UpdateStatus, VersionRecord, default_spec,
+    AliasRecord, FunctionRecord, FunctionSpec, LATEST, State as FnState, UpdateStatus, VersionRecord, default_spec,
     validate_alias_name, validate_environment, validate_image_uri, validate_memory, validate_name, validate_qualifier,
     validate_timeout,
 };
@@ -312,8 +312,10 @@ pub async fn publish_version(
                 )));
             }
             // Unchanged code and configuration since the last version: that version is the answer.
+            // A version's own description is not part of what changed (Lambda ignores it too),
+            // or a retried publish with a description would mint a new version every time.
             if let Some((_, last)) = record.versions.last_key_value()
-                && last.spec == record.latest.spec
+                && same_but_description(&last.spec, &record.latest.spec)
             {
                 return Ok(last.clone());
             }
@@ -335,6 +337,12 @@ pub async fn publish_version(
         .await?;
     tracing::info!(target: "quartz::runtime", function = %name, version = %version.version, "version published");
     Ok((StatusCode::CREATED, Json(record.configuration(&version, &state.arns))).into_response())
+}
+
+fn same_but_description(version: &FunctionSpec, latest: &FunctionSpec) -> bool {
+    let mut comparable = version.clone();
+    comparable.description.clone_from(&latest.description);
+    comparable == *latest
 }
 
 fn page<T: Clone>(

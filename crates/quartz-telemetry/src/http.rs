@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -33,10 +32,11 @@ pub async fn json_fallback(request: Request) -> Response {
 
 /// Wraps a router with the layers every Quartz server has: request ids (generated or
 /// propagated), a tracing span per request, request metrics, a JSON 500 for panics, and a
-/// request timeout answered with a JSON 408 (set `timeout` above any legitimate request).
+/// request timeout answered with a JSON 503 (set `timeout` above any legitimate request).
 pub fn layered(router: Router, service: ServiceName, timeout: Duration) -> Router {
     router
         .layer(middleware::from_fn(move |req, next| record_metrics(service, req, next)))
+        .layer(middleware::from_fn(move |req, next| time_limit(timeout, req, next)))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -44,9 +44,35 @@ pub fn layered(router: Router, service: ServiceName, timeout: Duration) -> Route
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
                     json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-                }))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+                })),
         )
+}
+
+/// The server, not the client, was too slow: 503 with a JSON body (408 would blame the client).
+async fn time_limit(limit: Duration, request: Request<Body>, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the request did not complete within {} s; try again", limit.as_secs()),
+        ),
+    }
+}
+
+/// Methods outside HTTP's standard set share one label, so that clients cannot create
+/// unbounded metric series by inventing method names.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 async fn record_metrics(service: ServiceName, request: Request<Body>, next: Next) -> Response {
@@ -55,7 +81,7 @@ async fn record_metrics(service: ServiceName, request: Request<Body>, next: Next
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method()).to_string();
     let response = next.run(request).await;
     let labels = [
         ("service", service.0.to_string()),

@@ -12,8 +12,8 @@ pub enum LogFormat {
 pub fn init_tracing(verbosity: u8, format: LogFormat) {
     let default = match verbosity {
         0 => "warn,quartz=info",
-        1 => "warn,quartz=debug",
-        _ => "info,quartz=trace",
+        1 => "warn,quartz=debug,tower_http=debug",
+        _ => "info,quartz=trace,tower_http=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

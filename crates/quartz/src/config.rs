@@ -162,7 +162,7 @@ pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
     }
     let (host, port) = value
         .rsplit_once(':')
-        .ok_or("expected HOST:PORT, such as 127.0.0.1:8090")?;
+        .ok_or("expected HOST:PORT, such as 127.0.0.1:0 (0 picks a free port)")?;
     port.parse::<u16>()
         .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
     (host, 0)

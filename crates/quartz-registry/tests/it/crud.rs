@@ -177,3 +177,43 @@ async fn health_and_metrics_report_the_service() {
     assert_eq!(status, 200);
     assert!(spec["paths"]["/performers/{avs}/{opsetId}/releases"]["get"].is_object());
 }
+
+/// A Lambda API that accepts connections and never answers: the registry answers 502 with a JSON
+/// error within its own deadline, instead of hanging until the request timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_lambda_api_gives_a_json_502_not_a_hang() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in silent.incoming().take(8) {
+            kept.push(stream);
+        }
+    });
+    let registry = Registry::start_with(Some(endpoint), Some(crate::harness::TOKEN)).await;
+    expect_error(
+        registry.put(&format!("/performers/{AVS}/13"), &json!({})),
+        502,
+        &["Lambda API"],
+    )
+    .await;
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invented_methods_do_not_create_metric_series() {
+    let registry = Registry::start().await;
+    for method in ["RND1", "RND2", "RND3"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = registry
+            .http
+            .request(method, format!("{}/healthz", registry.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405);
+    }
+    let text = registry.get("/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("RND"), "{text}");
+    assert!(text.contains("method=\"other\""), "{text}");
+}

@@ -51,6 +51,16 @@ async fn bad_bodies_are_refused_with_the_field_named() {
         (json!({"status": "running"}), "status"),
         (json!({"functionVersion": "v1"}), "functionVersion"),
         (json!({"functionArn": "not-an-arn"}), "functionArn"),
+        (
+            json!({"functionArn": "arn:aws:lambda:us-east-1:1:function:someone-else"}),
+            "functionArn",
+        ),
+        (json!({"functionVersion": "0"}), "functionVersion"),
+        // A name made by the naming rule belongs to one operator set only.
+        (
+            json!({"functionName": "avs-0x8e14db002737f89745bc98f987caeb18d0d47635-opset-1-performer"}),
+            "functionName",
+        ),
         (json!({"functioName": "typo"}), "functioName"),
         (
             json!({"imageUri": format!("a.io/x@sha256:{}", "1".repeat(64)), "artifactDigest": format!("sha256:{}", "2".repeat(64))}),

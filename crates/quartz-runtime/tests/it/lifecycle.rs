@@ -68,6 +68,19 @@ async fn versions_and_aliases_keep_old_code_running_while_live_moves() {
     // Publishing unchanged code returns the existing version.
     let again = env.client.publish_version().function_name("perf").send().await.unwrap();
     assert_eq!(again.version(), Some("2"));
+    // Also when the publish carries a description of its own (a retried publish must not mint
+    // a new version for the same code).
+    for description in ["release 2", "release 2, retried"] {
+        let again = env
+            .client
+            .publish_version()
+            .function_name("perf")
+            .description(description)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.version(), Some("2"));
+    }
 
     let alias = env
         .client

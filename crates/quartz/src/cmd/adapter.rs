@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 const LISTEN_KEY: Key = Key {
-    name: "adapter.listen",
+    name: "adapter_listen",
     flag: "--listen",
     env: "QUARTZ_ADAPTER_LISTEN",
 };

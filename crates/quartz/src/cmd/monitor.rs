@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 const LISTEN_KEY: Key = Key {
-    name: "monitor.listen",
+    name: "monitor_listen",
     flag: "--listen",
     env: "QUARTZ_MONITOR_LISTEN",
 };
@@ -62,7 +62,10 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         config::parse_listen,
     )?;
     let monitor = monitor_config(&file, &args)?;
-    monitor.validate()?;
+    monitor.validate().context(
+        "fix the [monitor] section of quartz.toml, or the flags that override it (--rpc-url / QUARTZ_RPC_URLS, \
+         --release-manager, --start-block)",
+    )?;
     let data_dir = config::data_dir(global, &file);
     let store =
         Store::open_in(&data_dir).with_context(|| format!("cannot open the store in {}", data_dir.display()))?;

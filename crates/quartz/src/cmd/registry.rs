@@ -46,13 +46,14 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     let store =
         Store::open_in(&data_dir).with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let token = match args.token.or(file.registry.token) {
-        Some(token) if token.trim().is_empty() => {
-            anyhow::bail!("registry.token is empty; set a token or leave it unset")
-        }
+        Some(token) if token.len() < 16 || token.bytes().any(|b| !b.is_ascii_graphic()) => anyhow::bail!(
+            "registry.token (--token / QUARTZ_REGISTRY_TOKEN / [registry] token in quartz.toml) must be at least 16 \
+             printable characters without spaces; leave it unset to have one generated"
+        ),
         Some(token) => token,
         None => load_or_create_token(&data_dir.join(TOKEN_FILE))?,
     };
-    let client = quartz_lambda_client::build_client(&lambda, Duration::from_secs(10)).await;
+    let client = quartz_lambda_client::build_client(&lambda, Duration::from_secs(5)).await;
     let state = RegistryState::new(store, client, Some(token));
     let listener = crate::serve::bind("registry", listen).await?;
     quartz_registry::serve(listener, state, crate::serve::shutdown_on_signals()).await?;

@@ -256,7 +256,10 @@ async fn run(
                 ),
             ),
             Some("Unhandled"),
-            true,
+            // The runtime client was refused mid-response and may be exiting (lambda_runtime
+            // ends its loop when posting a response fails): reusing it raced the next invoke
+            // into a dying process. A fresh instance answers the next one.
+            false,
             "too_large",
         ),
         Outcome::Timeout => {

@@ -69,7 +69,7 @@ async fn function_failures_have_lambdas_error_shape() {
             &task(json!({"operation": "compute", "params": {"a": 1, "b": 2}})),
         )
         .await;
-    assert_eq!(out.function_error(), None);
+    assert_eq!(out.function_error(), None, "{}", json(&out));
     assert_eq!(json(&out)["result"]["sum"], 3.0);
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded default. Today it runs what exists: the performer registry on the
-# embedded SQLite store, checking functions against a Lambda API. The local runtime (issue 3) is
-# not wired in yet, so moto stands in as the Lambda API; the chain monitor, factory and adapter
-# follow (issues 4-7), and this script will then run the whole pipeline on the ReleaseManager.
+# The main job on the embedded default. Today it runs the performer registry on the embedded
+# SQLite store, checking functions against a Lambda API (moto stands in for it). The runtime,
+# monitor, factory and adapter exist as subcommands; `quartz up` (issue 7) will join them, and
+# this script will then run the whole pipeline on the ReleaseManager.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -59,5 +59,6 @@ cat "$work/refused.json"; echo
 step "Metrics"
 curl -sf "$registry/metrics" | grep '^quartz_http_requests_total' || fail "metrics"
 
-printf '\n\033[32mOK\033[0m: the registry works end to end. Still to come: the local runtime, adapter, monitor and factory\n'
-printf '(issues 3-7); then this command runs a release from the ReleaseManager to a live function.\n'
+printf '\n\033[32mOK\033[0m: the registry works end to end. The runtime, monitor, factory and adapter run as their own\n'
+printf 'subcommands (see the README); with `quartz up` (issue 7) this command will take a release from the\n'
+printf 'ReleaseManager to a live function.\n'

@@ -78,6 +78,9 @@ pub struct FileConfig {
     /// Where `quartz monitor` serves /metrics and /healthz (`[monitor]` holds the monitor's own
     /// settings, which the library validates).
     pub monitor_listen: Option<String>,
+    /// `[factory]`: how `quartz up` deploys releases (function settings, registries, retries).
+    #[serde(default)]
+    pub factory: quartz_factory::FactoryConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]

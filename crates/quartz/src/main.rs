@@ -36,6 +36,9 @@ enum Command {
     Executions(cmd::executions::Args),
     /// Move an operator set's `live` alias back to an earlier release, and record it.
     Rollback(cmd::rollback::Args),
+    /// Run the whole pipeline in one process: monitor, factory, local runtime, registry API
+    /// with its web page, and adapter, over one store.
+    Up(cmd::up::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +63,7 @@ fn main() -> std::process::ExitCode {
             Command::Adapter(args) => cmd::adapter::run(&cli.global, args).await,
             Command::Executions(args) => cmd::executions::run(&cli.global, args).await,
             Command::Rollback(args) => cmd::rollback::run(&cli.global, args).await,
+            Command::Up(args) => cmd::up::run(&cli.global, args).await,
         }
     });
     match result {

@@ -8,3 +8,4 @@ pub mod package;
 pub mod registry;
 pub mod rollback;
 pub mod runtime;
+pub mod up;

@@ -13,6 +13,13 @@ pub struct Args {
     /// Serves /metrics and /healthz; port 0 picks a free one [default: 127.0.0.1:8091].
     #[arg(long, env = "QUARTZ_MONITOR_LISTEN", value_name = "HOST:PORT")]
     listen: Option<String>,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+/// Which chain and contract to watch; shared by `quartz monitor` and `quartz up`.
+#[derive(Debug, clap::Args)]
+pub struct ChainArgs {
     /// Ethereum JSON-RPC endpoint; repeat for failover, in order [default: [monitor] rpc_urls].
     #[arg(long = "rpc-url", env = "QUARTZ_RPC_URLS", value_delimiter = ',', value_name = "URL")]
     rpc_urls: Vec<String>,
@@ -36,7 +43,7 @@ const RELEASE_MANAGER_KEY: Key = Key {
 };
 
 /// `[monitor]` from the file with flags and env applied over it.
-pub fn monitor_config(file: &FileConfig, args: &Args) -> Result<MonitorConfig, config::ConfigError> {
+pub fn monitor_config(file: &FileConfig, args: &ChainArgs) -> Result<MonitorConfig, config::ConfigError> {
     let mut monitor = file.monitor.clone();
     if !args.rpc_urls.is_empty() {
         monitor.rpc_urls = args.rpc_urls.clone();
@@ -61,7 +68,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         "127.0.0.1:8091",
         config::parse_listen,
     )?;
-    let monitor = monitor_config(&file, &args)?;
+    let monitor = monitor_config(&file, &args.chain)?;
     monitor.validate().context(
         "fix the [monitor] section of quartz.toml, or the flags that override it (--rpc-url / QUARTZ_RPC_URLS, \
          --release-manager, --start-block)",

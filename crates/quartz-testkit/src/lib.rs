@@ -16,10 +16,17 @@ pub use oci_registry::OciRegistry;
 pub use performer::performer_binary;
 pub use process::{ChildGuard, free_port, require_tool, wait_for_http, wait_for_line};
 
-/// The workspace root, for locating fixtures and scripts.
+/// The workspace root, for locating fixtures and scripts: the nearest directory holding
+/// `Cargo.lock` above the running test's crate. Read at run time (cargo test sets
+/// `CARGO_MANIFEST_DIR`), because a build cache shared between clones may hold this crate
+/// compiled in another clone, whose path is baked into `env!`.
 pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root exists")
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .unwrap_or_else(|| panic!("no Cargo.lock above {}", start.display()))
+        .to_path_buf()
 }

@@ -5,10 +5,10 @@ set -euo pipefail
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 need_apt=()
-for pair in bwrap:bubblewrap docker-registry:docker-registry skopeo:skopeo umoci:umoci curl:curl jq:jq; do
+# chromium: the web page's test renders /ui in headless Chromium.
+for pair in bwrap:bubblewrap docker-registry:docker-registry skopeo:skopeo umoci:umoci curl:curl jq:jq chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
-if [ "${QUARTZ_SETUP_UI:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt: ${need_apt[*]}"
   apt-get update -qq

@@ -3,7 +3,8 @@
 //! Routes (compatible with the seed's `/performers` API, plus history, paging and ops routes):
 //! `GET /performers`, `GET|PUT|DELETE /performers/{avs}/{opsetId}`,
 //! `GET /performers/{avs}/{opsetId}/releases`, `GET /executions`, `GET /executions/{id}` (the
-//! factory's journal), `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
+//! factory's journal), `GET /healthz`, `GET /metrics`, `GET /openapi.json`, and the operator's
+//! web page at `GET /ui` (see [`ui`]).
 //! Writes need `Authorization: Bearer <token>` whenever a token is configured.
 
 mod auth;
@@ -14,6 +15,7 @@ mod model;
 mod openapi;
 mod routes;
 mod status;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +75,7 @@ pub fn router(state: RegistryState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
+        .merge(ui::routes())
         .fallback(quartz_telemetry::json_fallback)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -8,4 +8,5 @@ mod concurrency;
 mod crud;
 mod harness;
 mod paging;
+mod ui;
 mod validation;

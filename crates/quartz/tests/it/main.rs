@@ -7,3 +7,4 @@ mod cli;
 mod harness;
 mod registry;
 mod runtime;
+mod up;

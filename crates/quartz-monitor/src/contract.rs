@@ -19,11 +19,19 @@ alloy::sol! {
         function publishMetadataURI(OperatorSet calldata operatorSet, string calldata metadataURI) external;
         function getTotalReleases(OperatorSet memory operatorSet) external view returns (uint256);
         function getLatestRelease(OperatorSet memory operatorSet) external view returns (uint256, Release memory);
+        function getMetadataURI(OperatorSet memory operatorSet) external view returns (string memory);
+
+        error MustPublishMetadataURI();
+        error InvalidUpgradeByTime();
+        error InvalidMetadataURI();
+        error InvalidPermissions();
+        error CurrentlyPaused();
     }
 }
 
 pub use IReleaseManager::{
-    ReleasePublished, getLatestReleaseCall, getTotalReleasesCall, publishMetadataURICall, publishReleaseCall,
+    IReleaseManagerErrors, ReleasePublished, getLatestReleaseCall, getMetadataURICall, getTotalReleasesCall,
+    publishMetadataURICall, publishReleaseCall,
 };
 
 /// ReleaseManager on Ethereum mainnet.

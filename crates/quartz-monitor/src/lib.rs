@@ -19,6 +19,8 @@ mod outbox;
 mod progress;
 mod reconcile;
 mod resolve;
+pub mod probe;
+pub mod publish;
 pub mod rpc;
 mod status;
 pub mod telemetry;

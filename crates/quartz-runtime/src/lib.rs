@@ -25,3 +25,9 @@ pub use config::RuntimeConfig;
 pub use error::{ApiError, ErrorType, RuntimeError};
 pub use logs::copy_logs;
 pub use server::{RuntimeHandle, serve};
+
+/// Checks that bubblewrap (`program`) runs and can create its namespaces here, exactly as the
+/// runtime checks at start; for `quartz doctor`.
+pub async fn probe_sandbox(program: &str) -> Result<(), RuntimeError> {
+    sandbox::Sandbox::probe(program).await.map(|_| ())
+}

@@ -39,6 +39,14 @@ enum Command {
     /// Run the whole pipeline in one process: monitor, factory, local runtime, registry API
     /// with its web page, and adapter, over one store.
     Up(cmd::up::Args),
+    /// Publish a release on the ReleaseManager (for AVS developers).
+    Release(cmd::release::Args),
+    /// Chain head, monitor checkpoint and lag, deployments in flight or failed, live performers.
+    Status(cmd::status::Args),
+    /// List or show performers and their release history, from the store.
+    Performers(cmd::performers::Args),
+    /// Check each dependency (RPC, contract, sandbox, registries, data dir, clock, Lambda API).
+    Doctor(cmd::doctor::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +71,10 @@ fn main() -> std::process::ExitCode {
             Command::Adapter(args) => cmd::adapter::run(&cli.global, args).await,
             Command::Executions(args) => cmd::executions::run(&cli.global, args).await,
             Command::Rollback(args) => cmd::rollback::run(&cli.global, args).await,
+            Command::Release(args) => cmd::release::run(&cli.global, args).await,
+            Command::Status(args) => cmd::status::run(&cli.global, args).await,
+            Command::Performers(args) => cmd::performers::run(&cli.global, args).await,
+            Command::Doctor(args) => cmd::doctor::run(&cli.global, args).await,
             Command::Up(args) => cmd::up::run(&cli.global, args).await,
         }
     });

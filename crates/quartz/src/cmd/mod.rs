@@ -1,11 +1,15 @@
 //! One module per subcommand: its clap `Args` and an async `run`.
 
 pub mod adapter;
+pub mod doctor;
 pub mod executions;
 pub mod logs;
 pub mod monitor;
+pub mod performers;
 pub mod package;
 pub mod registry;
+pub mod release;
 pub mod rollback;
 pub mod runtime;
+pub mod status;
 pub mod up;

@@ -1,9 +1,10 @@
 //! One instance: a sandboxed process plus the Runtime API endpoint it polls. It serves one
 //! invocation at a time; the pool decides which invocation it gets.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use axum::serve::ListenerExt;
 use bytes::Bytes;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -55,8 +56,15 @@ pub struct Instance {
     exit: watch::Receiver<Option<String>>,
     server_stop: CancellationToken,
     pub capture: Capture,
+    /// The last reading of `max_memory_mb` and when it was taken.
+    memory: Mutex<Option<(Instant, Option<u64>)>>,
     _shared: Arc<Shared>,
 }
+
+/// How long a reading of the process tree's peak memory is reused. Walking `/proc` (two files
+/// per process) cost more CPU than the rest of a warm invocation; VmHWM only grows, so a reused
+/// reading is at most slightly low, and only for invocations less than this apart.
+const MEMORY_READING_TTL: Duration = Duration::from_millis(100);
 
 /// What the invoker passes to the function with the event.
 pub struct InvokeArgs {
@@ -85,7 +93,7 @@ impl Instance {
         let app = runtime_api::router(shared.clone());
         let stop = server_stop.clone();
         tokio::spawn(async move {
-            let result = axum::serve(listener, app)
+            let result = axum::serve(listener.tap_io(crate::server::nodelay), app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await;
             if let Err(error) = result {
@@ -123,6 +131,7 @@ impl Instance {
             exit,
             server_stop,
             capture,
+            memory: Mutex::new(None),
             _shared: shared.clone(),
         };
         let mut phase = shared.phase.subscribe();
@@ -195,8 +204,21 @@ impl Instance {
         self.exit.borrow().is_none()
     }
 
-    /// The largest resident set (VmHWM) over the instance's process tree, in MB.
+    /// The largest resident set (VmHWM) over the instance's process tree, in MB, read at most
+    /// once per `MEMORY_READING_TTL`.
     pub fn max_memory_mb(&self) -> Option<u64> {
+        let mut reading = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, value)) = *reading
+            && at.elapsed() < MEMORY_READING_TTL
+        {
+            return value;
+        }
+        let value = self.read_max_memory_mb();
+        *reading = Some((Instant::now(), value));
+        value
+    }
+
+    fn read_max_memory_mb(&self) -> Option<u64> {
         let mut pending = vec![self.pid?];
         let mut max_kb = None;
         while let Some(pid) = pending.pop() {

@@ -297,8 +297,10 @@ async fn run(
     if let Some(init) = init_duration {
         report.push_str(&format!("\tInit Duration: {:.2} ms", init.as_secs_f64() * 1000.0));
     }
-    log.line(&format!("END RequestId: {request_id}"), Some(&instance.capture));
-    log.line(&report, Some(&instance.capture));
+    log.lines(
+        &[&format!("END RequestId: {request_id}"), &report],
+        Some(&instance.capture),
+    );
     let log_tail = instance.capture.take_tail();
 
     metrics::counter!("quartz_function_invocations_total", "function" => name.clone(), "outcome" => kind).increment(1);

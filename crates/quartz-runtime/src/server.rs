@@ -11,6 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
 use quartz_oci::{ImageStore, Limits};
 use quartz_store::Store;
 use tokio::net::TcpListener;
@@ -107,7 +108,7 @@ pub async fn serve(
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         tracing::info!(target: "quartz::runtime", %addr, "Lambda API listening");
-        let served = axum::serve(listener, app)
+        let served = axum::serve(listener.tap_io(nodelay), app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await;
         reaper.abort();
@@ -115,6 +116,14 @@ pub async fn serve(
         served.map_err(RuntimeError::Serve)
     });
     Ok(RuntimeHandle { addr, shutdown, task })
+}
+
+/// Sends small replies at once: with Nagle, a reply written in two parts waits for the peer's
+/// delayed ACK (about 40 ms) whenever the client also writes its request in two parts.
+pub(crate) fn nodelay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(target: "quartz::runtime", %error, "cannot set TCP_NODELAY");
+    }
 }
 
 fn router(state: SharedState) -> Router {

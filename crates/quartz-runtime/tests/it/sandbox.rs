@@ -169,6 +169,16 @@ async fn logs_have_start_end_report_lines_and_tail() {
         copied.contains("START RequestId:") && copied.contains("REPORT RequestId:"),
         "{copied}"
     );
+    // END and REPORT are written together; each is still its own timestamped line, in order.
+    for line in copied.lines() {
+        let (stamp, _) = line
+            .split_once('\t')
+            .unwrap_or_else(|| panic!("no timestamp in {line:?}"));
+        assert!(stamp.len() == 24 && stamp.ends_with('Z'), "bad timestamp in {line:?}");
+    }
+    let end = copied.find("\tEND RequestId:").expect("END line");
+    let report = copied.find("\tREPORT RequestId:").expect("REPORT line");
+    assert!(end < report, "{copied}");
 }
 
 #[tokio::test]

@@ -39,6 +39,12 @@ enum Verdict {
 }
 
 #[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
 struct Check {
     name: String,
     status: Verdict,
@@ -93,8 +99,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
 
     let failed = checks.iter().any(|c| c.status == Verdict::Fail);
     if args.json {
-        let body = serde_json::json!({ "ok": !failed, "checks": checks });
-        println!("{}", serde_json::to_string_pretty(&body)?);
+        let report = Report { ok: !failed, checks };
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for c in &checks {
             let status = match c.status {
@@ -241,24 +247,34 @@ async fn data_dir(dir: &Path) -> Check {
         "pass --data-dir DIR (or QUARTZ_DATA_DIR, or data_dir in quartz.toml) naming a writable directory; now {}",
         dir.display()
     ));
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        return check(
-            "data dir",
-            Verdict::Fail,
-            format!("cannot create {}: {e}", dir.display()),
-            fix,
-        );
-    }
-    let probe = dir.join(".doctor-write-test");
+    // Nothing is created: a missing data dir only needs a writable ancestor.
+    let existing = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists());
+    let existing = match existing {
+        Some(a) if a.as_os_str().is_empty() => Path::new("."),
+        Some(a) => a,
+        None => Path::new("/"),
+    };
+    let probe = existing.join(format!(".quartz-doctor-{}", std::process::id()));
     if let Err(e) = std::fs::write(&probe, b"ok") {
         return check(
             "data dir",
             Verdict::Fail,
-            format!("{} is not writable: {e}", dir.display()),
+            format!("{} is not writable: {e}", existing.display()),
             fix,
         );
     }
     let _ = std::fs::remove_file(&probe);
+    if !dir.join(quartz_store::STORE_FILE).exists() {
+        return check(
+            "data dir",
+            Verdict::Ok,
+            format!(
+                "{} is writable; no store yet (quartz up creates it)",
+                existing.display()
+            ),
+            None,
+        );
+    }
     // Opening migrates the schema forward; a newer schema is refused, which is the check.
     let opened = tokio::task::spawn_blocking({
         let dir = dir.to_path_buf();

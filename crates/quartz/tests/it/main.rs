@@ -5,6 +5,7 @@
 
 mod cli;
 mod harness;
+mod operator;
 mod registry;
 mod runtime;
 mod up;

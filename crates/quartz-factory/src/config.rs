@@ -18,7 +18,8 @@ const MEMORY_RANGE: std::ops::RangeInclusive<u32> = 128..=10_240;
 pub struct FactoryConfig {
     /// How often the outbox is polled when it was empty.
     pub poll_interval_ms: u64,
-    /// How long a claimed release stays ours; a factory that dies loses it after this.
+    /// How long a claimed release stays ours without renewal. A running factory renews it every
+    /// third of this; a factory that dies loses it after this, and a restart resumes it.
     pub claim_lease_secs: u64,
     /// The function settings every deployment starts from (the seed's: 300 s, 3008 MB).
     pub function: FunctionSettings,
@@ -70,7 +71,7 @@ impl Default for FactoryConfig {
     fn default() -> Self {
         Self {
             poll_interval_ms: 1_000,
-            claim_lease_secs: 900,
+            claim_lease_secs: 30,
             function: FunctionSettings::default(),
             overrides: Vec::new(),
             settle_timeout_secs: 300,

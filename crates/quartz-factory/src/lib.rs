@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use aws_sdk_lambda::Client;
 use quartz_core::Release;
-use quartz_monitor::{Completion, MonitorError, Outbox, OutboxEntry};
+use quartz_monitor::{Completion, MonitorError, Outbox, OutboxEntry, OutboxKey};
 use quartz_oci::{BlobStore, Puller};
 use quartz_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -106,10 +106,12 @@ impl Factory {
         &self,
         outbox: &Outbox,
         entry: OutboxEntry,
+        lease: Duration,
         shutdown: &CancellationToken,
     ) -> Result<(), FactoryError> {
         let key = entry.key;
-        let outcome = match self.deploy(key.chain_id, entry.release, shutdown).await {
+        let deployment = self.deploy(key.chain_id, entry.release, shutdown);
+        let outcome = match renewing(outbox, key, lease, deployment).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 // The journal keeps what was done; give the release back to be resumed.
@@ -133,6 +135,24 @@ impl Factory {
     }
 }
 
+/// Runs `work` while renewing the claim on `key` every third of `lease`.
+async fn renewing<F: std::future::Future>(outbox: &Outbox, key: OutboxKey, lease: Duration, work: F) -> F::Output {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = tick.tick() => match outbox.renew(key, lease).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(target: TARGET, %key, "release no longer claimed while deploying"),
+                Err(error) => tracing::warn!(target: TARGET, %key, %error, "cannot renew the claim; retrying"),
+            },
+        }
+    }
+}
+
 /// Consumes the release outbox until `shutdown`, one release at a time in outbox order, so that
 /// releases of one operator set deploy in the order they were published and the highest ends
 /// live. Store errors are retried with backoff; only invalid configuration returns early.
@@ -145,7 +165,7 @@ pub async fn run(config: FactoryConfig, deps: FactoryDeps, shutdown: Cancellatio
     let mut backoff = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
         let delay = match outbox.claim_next(lease).await {
-            Ok(Some(entry)) => match factory.handle(&outbox, entry, &shutdown).await {
+            Ok(Some(entry)) => match factory.handle(&outbox, entry, lease, &shutdown).await {
                 Ok(()) => {
                     backoff = Duration::from_millis(200);
                     Duration::ZERO

@@ -184,6 +184,29 @@ impl Outbox {
             .await?)
     }
 
+    /// Extends the lease of a release this factory still holds, so that a long deployment
+    /// keeps it while a crashed factory's claim runs out soon. Returns false when the release
+    /// is no longer claimed (it was cancelled by a reorg).
+    pub async fn renew(&self, key: OutboxKey, lease: Duration) -> Result<bool, MonitorError> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        Ok(self
+            .store
+            .write(move |tx| {
+                let Some(entry) = entry_by_key(tx, &key)? else {
+                    return Ok(false);
+                };
+                if entry.status != ReleaseStatus::Claimed {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "UPDATE release_outbox SET claimed_until = ?2 WHERE seq = ?1",
+                    params![entry.seq, now_ms().saturating_add(lease_ms)],
+                )?;
+                Ok(true)
+            })
+            .await?)
+    }
+
     /// Records the end of a claimed release. Fails with [`MonitorError::NotClaimed`] when the
     /// release was cancelled meanwhile (its log was reorged away) or was never claimed.
     pub async fn complete(&self, key: OutboxKey, completion: Completion) -> Result<(), MonitorError> {

@@ -116,3 +116,49 @@ async fn kill_9_during_each_step_then_restart_deploys_each_release_exactly_once(
         assert_eq!(deployed, 1);
     }
 }
+
+/// A deployment that outlasts its claim lease keeps the release: the running factory renews
+/// the lease, so a second factory on the same store never claims it and no step runs twice.
+#[tokio::test]
+async fn a_deployment_longer_than_the_lease_is_not_taken_over_by_another_factory() {
+    let env = Env::start().await;
+    let s = set(41);
+    let mut config = env.config.clone();
+    config.claim_lease_secs = 1;
+    // Eight steps, each paused twice: about 5 s, five leases.
+    config.crash_test_pause_ms = Some(PAUSE_MS);
+    let r = release(s, 1, &env.v1);
+    let id = execution_id(&r);
+    enqueue(&env.store, &r).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let first = tokio::spawn(quartz_factory::run(config.clone(), env.deps(), shutdown.clone()));
+    // The second factory starts once the first holds the release.
+    let journal = env.factory.journal().clone();
+    wait_for("the first factory to start", || async {
+        journal.get(&id).await.unwrap().is_some()
+    })
+    .await;
+    let second = tokio::spawn(quartz_factory::run(config, env.deps(), shutdown.clone()));
+    let outbox = Outbox::new(env.store.clone());
+    let key = OutboxKey {
+        chain_id: CHAIN,
+        operator_set: s,
+        release_id: 1,
+    };
+    wait_for("the release to deploy", || async {
+        outbox.get(key).await.unwrap().unwrap().status == ReleaseStatus::Deployed
+    })
+    .await;
+    shutdown.cancel();
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+
+    let entry = outbox.get(key).await.unwrap().unwrap();
+    assert_eq!(entry.attempts, 1, "claimed once: {entry:?}");
+    let detail = journal.get(&id).await.unwrap().unwrap();
+    assert_eq!(detail.summary.status, ExecutionStatus::Succeeded);
+    for step in &detail.steps {
+        assert_eq!(step.attempts.len(), 1, "{} ran more than once: {detail:?}", step.step);
+    }
+    assert_eq!(env.versions(s).await, vec!["1".to_string()]);
+}

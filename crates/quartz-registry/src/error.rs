@@ -2,6 +2,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use quartz_store::StoreError;
 
+use crate::BackendError;
+
 /// Every error the API returns; each maps to a status and a JSON `{"error": ...}` body.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,6 +25,8 @@ pub enum ApiError {
     LambdaUnavailable(String),
     #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
+    #[error("{}", backend_message(.0))]
+    Backend(#[from] BackendError),
 }
 
 impl ApiError {
@@ -38,6 +42,8 @@ impl ApiError {
             Self::LambdaUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Store(StoreError::RevisionMismatch { .. }) => StatusCode::PRECONDITION_FAILED,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Backend(BackendError::RevisionMismatch { .. }) => StatusCode::PRECONDITION_FAILED,
+            Self::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -62,6 +68,13 @@ impl IntoResponse for ApiError {
 fn store_message(err: &StoreError) -> String {
     match err {
         StoreError::RevisionMismatch { .. } => format!("If-Match: {err}; read the entry again and retry"),
+        other => format!("store error: {other}"),
+    }
+}
+
+fn backend_message(err: &BackendError) -> String {
+    match err {
+        BackendError::RevisionMismatch { .. } => format!("If-Match: {err}; read the entry again and retry"),
         other => format!("store error: {other}"),
     }
 }

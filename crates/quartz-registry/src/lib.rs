@@ -8,6 +8,7 @@
 //! Writes need `Authorization: Bearer <token>` whenever a token is configured.
 
 mod auth;
+mod backend;
 mod error;
 mod executions;
 mod extract;
@@ -29,6 +30,7 @@ use quartz_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use backend::{BackendError, PerformerBackend};
 pub use error::ApiError;
 pub use model::{FunctionStatusView, PerformerDetail, PutPerformerRequest};
 
@@ -40,6 +42,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct RegistryState {
     pub(crate) store: Store,
+    /// Where performer entries live: `store` unless [`RegistryState::with_performers`] says otherwise.
+    pub(crate) performers: Arc<dyn PerformerBackend>,
     pub(crate) lambda: LambdaClient,
     pub(crate) token: Option<Arc<str>>,
     pub(crate) statuses: Arc<status::StatusCache>,
@@ -50,12 +54,22 @@ impl RegistryState {
     /// `token`: when set, PUT and DELETE require it as a bearer token.
     pub fn new(store: Store, lambda: LambdaClient, token: Option<String>) -> Self {
         Self {
+            performers: Arc::new(store.clone()),
             store,
             lambda,
             token: token.map(Arc::from),
             statuses: Arc::new(status::StatusCache::default()),
             metrics: quartz_telemetry::prometheus(),
         }
+    }
+}
+
+impl RegistryState {
+    /// Keeps performer entries in `backend` (DynamoDB on AWS) instead of the store; executions
+    /// are still read from the store's journal.
+    pub fn with_performers(mut self, backend: Arc<dyn PerformerBackend>) -> Self {
+        self.performers = backend;
+        self
     }
 }
 

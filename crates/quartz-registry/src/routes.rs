@@ -55,7 +55,7 @@ pub async fn list_performers(
                 .map_err(|e| ApiError::BadRequest(format!("query parameter avs: {e}")))
         })
         .transpose()?;
-    let page = state.store.list_performers(after, avs, limit).await?;
+    let page = state.performers.list_performers(after, avs, limit).await?;
     Ok(Json(PerformerList {
         count: page.performers.len(),
         next_cursor: page.next_after.as_ref().map(encode_cursor),
@@ -78,7 +78,7 @@ pub async fn get_performer(
     OperatorSetPath(set): OperatorSetPath,
 ) -> Result<Json<PerformerDetail>, ApiError> {
     let performer = state
-        .store
+        .performers
         .get_performer(set)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no performer registered for {set}")))?;
@@ -143,7 +143,7 @@ pub async fn put_performer(
         status: body.status.unwrap_or_default(),
     };
     let (performer, created) = state
-        .store
+        .performers
         .put_performer(set, update, condition, ReleaseOutcome::Registered)
         .await?;
     state.statuses.invalidate(performer.function_name.as_str());
@@ -185,7 +185,7 @@ pub async fn delete_performer(
 ) -> Result<Json<DeletePerformerResponse>, ApiError> {
     let condition = write_condition(&headers)?;
     let deleted = state
-        .store
+        .performers
         .delete_performer(set, condition)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no performer registered for {set}")))?;
@@ -213,8 +213,8 @@ pub async fn release_history(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ReleaseHistory>, ApiError> {
     let limit = query_int(&query, "limit", DEFAULT_PAGE, MAX_PAGE)?;
-    let releases = state.store.release_history(set, limit).await?;
-    if releases.is_empty() && state.store.get_performer(set).await?.is_none() {
+    let releases = state.performers.release_history(set, limit).await?;
+    if releases.is_empty() && state.performers.get_performer(set).await?.is_none() {
         return Err(ApiError::NotFound(format!(
             "no performer and no release history for {set}"
         )));
@@ -228,7 +228,7 @@ pub async fn release_history(
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = crate::model::ErrorBody)))]
 pub async fn healthz(State(state): State<RegistryState>) -> Response {
-    match state.store.ping().await {
+    match state.performers.ping().await {
         Ok(()) => Json(Health { status: "ok".into() }).into_response(),
         Err(err) => quartz_telemetry::json_error(StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {err}")),
     }

@@ -2,7 +2,7 @@
 //! to the function platform through the [`MakeAvailable`] seam.
 
 use async_trait::async_trait;
-use quartz_core::{PinnedImage, Sha256Digest};
+use quartz_core::{OperatorSet, PinnedImage, Sha256Digest};
 use quartz_oci::OciError;
 
 use super::{StepEnv, needed};
@@ -14,11 +14,14 @@ use crate::error::StepError;
 pub struct ResolvedImage {
     pub pinned: PinnedImage,
     pub manifest: Sha256Digest,
+    /// Which release it is, for a mirror that tags what it copies per release.
+    pub operator_set: OperatorSet,
+    pub release_id: u64,
 }
 
 /// Makes a verified image available to the function platform and says which reference the
 /// function is deployed from. Locally the runtime pulls by digest itself; on AWS an ECR mirror
-/// copies the manifest and blobs by digest (a later issue). Must be idempotent.
+/// copies the manifest and blobs by digest (`quartz_aws::EcrAvailability`). Must be idempotent.
 #[async_trait]
 pub trait MakeAvailable: Send + Sync {
     async fn make_available(&self, image: &ResolvedImage) -> Result<String, StepError>;
@@ -46,6 +49,8 @@ pub(super) async fn make_available(ctx: &mut Context, env: &StepEnv) -> Result<(
     let resolved = ResolvedImage {
         pinned: needed(&ctx.image, "the chosen image")?.clone(),
         manifest: *needed(&ctx.manifest_digest, "the resolved manifest")?,
+        operator_set: ctx.set(),
+        release_id: ctx.release.release_id,
     };
     ctx.deploy_image_uri = Some(env.availability.make_available(&resolved).await?);
     Ok(())

@@ -167,7 +167,7 @@ impl Engine {
         // After a crash between the two writes, the failure is already in the history.
         let recorded = self
             .env
-            .store
+            .performers
             .release_history(ctx.set(), RECENT_HISTORY)
             .await?
             .iter()
@@ -175,7 +175,7 @@ impl Engine {
                 r.release_id == record.release_id && r.outcome == ReleaseOutcome::Failed && r.detail == record.detail
             });
         if !recorded {
-            self.env.store.append_release_record(ctx.set(), record).await?;
+            self.env.performers.append_release_record(ctx.set(), record).await?;
         }
         self.journal.finish(&id, step, Some(&error)).await?;
         telemetry::execution_finished("failed");

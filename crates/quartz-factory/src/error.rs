@@ -1,7 +1,7 @@
 use std::fmt;
 
 use quartz_monitor::MonitorError;
-use quartz_store::StoreError;
+use quartz_store::{BackendError, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// Errors of the factory as a component: configuration, the store, the outbox.
@@ -11,6 +11,8 @@ pub enum FactoryError {
     Config { key: &'static str, reason: String },
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("registry: {0}")]
+    Registry(#[from] BackendError),
     #[error("release outbox: {0}")]
     Outbox(#[from] MonitorError),
     #[error("execution {0} not found")]
@@ -83,6 +85,13 @@ impl StepError {
 
     pub fn is_retryable(&self) -> bool {
         self.class == ErrorClass::Retryable
+    }
+}
+
+impl From<BackendError> for StepError {
+    fn from(error: BackendError) -> Self {
+        // The registry (SQLite or DynamoDB) briefly failing or contended is worth another attempt.
+        Self::retryable("Registry", error.to_string())
     }
 }
 

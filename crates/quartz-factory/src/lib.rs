@@ -31,7 +31,7 @@ use aws_sdk_lambda::Client;
 use quartz_core::Release;
 use quartz_monitor::{Completion, MonitorError, Outbox, OutboxEntry, OutboxKey};
 use quartz_oci::{BlobStore, Puller};
-use quartz_store::Store;
+use quartz_store::{PerformerBackend, Store};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{FactoryConfig, FunctionOverride, FunctionSettings};
@@ -69,6 +69,17 @@ pub struct Factory {
 
 impl Factory {
     pub fn new(config: FactoryConfig, deps: FactoryDeps) -> Result<Self, FactoryError> {
+        let performers = Arc::new(deps.store.clone());
+        Self::with_performers(config, deps, performers)
+    }
+
+    /// Reads and writes registry entries in `performers` (DynamoDB on AWS) rather than in the
+    /// store, which keeps the journal.
+    pub fn with_performers(
+        config: FactoryConfig,
+        deps: FactoryDeps,
+        performers: Arc<dyn PerformerBackend>,
+    ) -> Result<Self, FactoryError> {
         config.validate()?;
         let blobs = BlobStore::new(deps.work_dir.join("blobs"));
         let puller = Puller::new(config.registries.clone(), blobs, MAX_IMAGE_BYTES);
@@ -76,7 +87,7 @@ impl Factory {
         let env = StepEnv {
             config,
             lambda: deps.lambda,
-            store: deps.store,
+            performers,
             puller,
             availability: deps.availability,
         };

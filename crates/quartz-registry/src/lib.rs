@@ -8,7 +8,6 @@
 //! Writes need `Authorization: Bearer <token>` whenever a token is configured.
 
 mod auth;
-mod backend;
 mod error;
 mod executions;
 mod extract;
@@ -30,9 +29,9 @@ use quartz_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use backend::{BackendError, PerformerBackend};
 pub use error::ApiError;
 pub use model::{FunctionStatusView, PerformerDetail, PutPerformerRequest};
+pub use quartz_store::{BackendError, PerformerBackend};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

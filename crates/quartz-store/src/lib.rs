@@ -5,6 +5,7 @@
 //! `synchronous = FULL` makes a committed transaction survive a crash of the process or machine.
 //! Reads use a small pool of separate connections and never wait for the writer.
 
+mod backend;
 mod error;
 mod migrations;
 mod registry;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use backend::{BackendError, PerformerBackend};
 pub use error::StoreError;
 pub use registry::{PerformerPage, WriteCondition};
 pub use time_fmt::now_rfc3339;

@@ -1,10 +1,9 @@
-//! The registry HTTP API's performer routes on DynamoDB.
+//! DynamoDB behind the registry port, for the registry HTTP API (and any other user of it).
 
 use async_trait::async_trait;
 use quartz_core::registry::{Performer, PerformerUpdate, ReleaseOutcome, ReleaseRecord};
 use quartz_core::{AvsAddress, OperatorSet};
-use quartz_registry::{BackendError, PerformerBackend};
-use quartz_store::{PerformerPage, WriteCondition};
+use quartz_store::{BackendError, PerformerBackend, PerformerPage, WriteCondition};
 
 use super::DynamoRegistry;
 use crate::{AwsError, RegistryError};
@@ -53,6 +52,10 @@ impl PerformerBackend for DynamoRegistry {
 
     async fn release_history(&self, set: OperatorSet, limit: usize) -> Result<Vec<ReleaseRecord>, BackendError> {
         Ok(DynamoRegistry::release_history(self, set, limit).await?)
+    }
+
+    async fn append_release_record(&self, set: OperatorSet, record: ReleaseRecord) -> Result<(), BackendError> {
+        Ok(DynamoRegistry::append_release_record(self, set, record).await?)
     }
 
     async fn ping(&self) -> Result<(), BackendError> {

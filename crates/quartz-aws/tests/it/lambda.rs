@@ -1,12 +1,15 @@
 //! The factory's own Lambda calls (CreateFunction with PackageType Image and the one performer
 //! role, UpdateFunctionCode, PublishVersion, GetAlias/CreateAlias/UpdateAlias, Invoke for the
-//! smoke check) against moto's Lambda, with images mirrored by [`MirrorAvailability`].
+//! smoke check) against moto's Lambda, with images mirrored by [`MirrorAvailability`] and the
+//! registry entries in DynamoDB.
 
 use std::process::Command;
 use std::sync::Arc;
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
-use quartz_aws::{Destination, ECR_REPOSITORY, MirrorAvailability, release_tag};
+use quartz_aws::{
+    AwsConfig, Destination, DynamoRegistry, ECR_REPOSITORY, MirrorAvailability, RegistryTables, release_tag,
+};
 use quartz_core::{Artifact, AvsAddress, FunctionName, OperatorSet, PinnedImage, Release};
 use quartz_factory::{ExecutionOutcome, Factory, FactoryConfig, FactoryDeps};
 use quartz_oci::{BlobStore, Puller};
@@ -92,7 +95,12 @@ async fn the_factory_deploys_and_upgrades_a_function_on_lambda() {
         1 << 30,
     );
     let availability = MirrorAvailability::registry(puller, Destination::anonymous(ecr.host(), ECR_REPOSITORY, true));
-    let factory = Factory::new(
+    let dynamo = DynamoRegistry::new(
+        &AwsConfig::local(moto.endpoint()).load().await,
+        RegistryTables::default(),
+    );
+    dynamo.create_tables().await.unwrap();
+    let factory = Factory::with_performers(
         config,
         FactoryDeps {
             store: store.clone(),
@@ -100,6 +108,7 @@ async fn the_factory_deploys_and_upgrades_a_function_on_lambda() {
             availability: Arc::new(availability),
             work_dir,
         },
+        Arc::new(dynamo.clone()),
     )
     .unwrap();
     let set = OperatorSet::new(
@@ -151,7 +160,12 @@ async fn the_factory_deploys_and_upgrades_a_function_on_lambda() {
             "the version holds the deployed code"
         );
 
-        let entry = store.get_performer(set).await.unwrap().unwrap();
+        let entry = dynamo.get_performer(set).await.unwrap().unwrap();
+        assert_eq!(
+            store.get_performer(set).await.unwrap(),
+            None,
+            "the registry is DynamoDB"
+        );
         assert_eq!(entry.release_id, Some(release_id));
         assert_eq!(entry.function_version.as_deref(), Some(version));
         assert_eq!(entry.function_arn.as_deref(), config.function_arn());

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use aws_sdk_lambda::Client;
 use quartz_oci::Puller;
-use quartz_store::Store;
+use quartz_store::PerformerBackend;
 
 pub use promote::LIVE_ALIAS;
 pub use resolve::{LocalAvailability, MakeAvailable, ResolvedImage};
@@ -28,7 +28,8 @@ use crate::workflow::StepId;
 pub(crate) struct StepEnv {
     pub config: FactoryConfig,
     pub lambda: Client,
-    pub store: Store,
+    /// The registry the steps read and write: the store, or DynamoDB on AWS.
+    pub performers: Arc<dyn PerformerBackend>,
     pub puller: Puller,
     pub availability: Arc<dyn MakeAvailable>,
 }

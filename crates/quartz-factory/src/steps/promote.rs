@@ -16,7 +16,11 @@ pub(super) async fn promote(ctx: &mut Context, env: &StepEnv) -> Result<(), Step
     let version = needed(&ctx.version, "the published version")?.clone();
     let name = ctx.function_name.as_str();
     // Checked again here, not only in validate: another release may have gone live meanwhile.
-    if let Some(live) = env.store.get_performer(ctx.set()).await?.and_then(|p| p.release_id)
+    if let Some(live) = env
+        .performers
+        .get_performer(ctx.set())
+        .await?
+        .and_then(|p| p.release_id)
         && live > ctx.release.release_id
     {
         return Err(StepError::fatal(
@@ -73,7 +77,7 @@ pub(super) async fn register(ctx: &mut Context, env: &StepEnv) -> Result<(), Ste
         image_uri: Some(image),
         status: PerformerStatus::Active,
     };
-    env.store
+    env.performers
         .put_performer(ctx.set(), update, WriteCondition::None, ReleaseOutcome::Deployed)
         .await?;
     Ok(())

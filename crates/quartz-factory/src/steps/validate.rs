@@ -40,7 +40,7 @@ fn check(artifact: &Artifact) -> Result<PinnedImage, String> {
 
 pub(super) async fn run(ctx: &mut Context, env: &StepEnv) -> Result<(), StepError> {
     let image = choose_artifact(&ctx.release)?;
-    let live = env.store.get_performer(ctx.set()).await?;
+    let live = env.performers.get_performer(ctx.set()).await?;
     if let Some(live_release) = live.as_ref().and_then(|p| p.release_id) {
         let ours = ctx.release.release_id;
         if live_release > ours {

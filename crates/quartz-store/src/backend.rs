@@ -1,11 +1,11 @@
-//! Where the performer routes keep entries: the SQLite store (embedded) or DynamoDB on AWS
+//! The performer registry as a port: the SQLite [`Store`] (embedded) or DynamoDB on AWS
 //! (`quartz_aws::DynamoRegistry`). Both give the same semantics: a revision bumped by every
 //! write, conditional writes on it, and release history appended with the entry.
 
+use crate::{PerformerPage, Store, StoreError, WriteCondition};
 use async_trait::async_trait;
 use quartz_core::registry::{Performer, PerformerUpdate, ReleaseOutcome, ReleaseRecord};
 use quartz_core::{AvsAddress, OperatorSet};
-use quartz_store::{PerformerPage, Store, StoreError, WriteCondition};
 
 /// What a backend reports: a failed condition (412) or anything else (500).
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,8 @@ pub trait PerformerBackend: Send + Sync {
         condition: WriteCondition,
     ) -> Result<Option<Performer>, BackendError>;
     async fn release_history(&self, set: OperatorSet, limit: usize) -> Result<Vec<ReleaseRecord>, BackendError>;
+    /// Appends to the history without touching the entry (failures).
+    async fn append_release_record(&self, set: OperatorSet, record: ReleaseRecord) -> Result<(), BackendError>;
     /// Whether the backend answers, for `/healthz`.
     async fn ping(&self) -> Result<(), BackendError>;
 }
@@ -86,6 +88,10 @@ impl PerformerBackend for Store {
 
     async fn release_history(&self, set: OperatorSet, limit: usize) -> Result<Vec<ReleaseRecord>, BackendError> {
         Ok(Store::release_history(self, set, limit).await?)
+    }
+
+    async fn append_release_record(&self, set: OperatorSet, record: ReleaseRecord) -> Result<(), BackendError> {
+        Ok(Store::append_release_record(self, set, record).await?)
     }
 
     async fn ping(&self) -> Result<(), BackendError> {

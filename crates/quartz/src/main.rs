@@ -47,6 +47,12 @@ enum Command {
     Performers(cmd::performers::Args),
     /// Check each dependency (RPC, contract, sandbox, registries, data dir, clock, Lambda API).
     Doctor(cmd::doctor::Args),
+    /// Print the CloudFormation template of Quartz on AWS.
+    Synth(cmd::synth::Args),
+    /// Estimate the monthly AWS cost for a task volume.
+    Cost(cmd::cost::Args),
+    /// Build the handlers, upload them and create or update the CloudFormation stack.
+    Deploy(cmd::deploy::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -76,6 +82,9 @@ fn main() -> std::process::ExitCode {
             Command::Performers(args) => cmd::performers::run(&cli.global, args).await,
             Command::Doctor(args) => cmd::doctor::run(&cli.global, args).await,
             Command::Up(args) => cmd::up::run(&cli.global, args).await,
+            Command::Synth(args) => cmd::synth::run(args),
+            Command::Cost(args) => cmd::cost::run(args),
+            Command::Deploy(args) => cmd::deploy::run(args).await,
         }
     });
     match result {

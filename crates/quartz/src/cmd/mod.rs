@@ -1,6 +1,8 @@
 //! One module per subcommand: its clap `Args` and an async `run`.
 
 pub mod adapter;
+pub mod cost;
+pub mod deploy;
 pub mod doctor;
 pub mod executions;
 pub mod logs;
@@ -12,4 +14,5 @@ pub mod release;
 pub mod rollback;
 pub mod runtime;
 pub mod status;
+pub mod synth;
 pub mod up;

@@ -3,6 +3,7 @@
 // A failed unwrap in a test is a failed assertion.
 #![allow(clippy::unwrap_used)]
 
+mod aws;
 mod cli;
 mod harness;
 mod operator;

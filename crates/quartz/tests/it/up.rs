@@ -171,8 +171,11 @@ fn sigkill_mid_deployment_then_restart_ends_with_the_release_live_exactly_once()
     assert!(first.guard.wait_timeout(Duration::from_secs(10)).is_some());
     let before = get(&format!("{}/executions/{id}", first.registry));
     assert!(before.is_none(), "quartz up still answers after SIGKILL");
-    let killed_log = std::fs::read_to_string(&first.out).unwrap();
-    assert!(!killed_log.contains("stopped"), "quartz up stopped cleanly instead of being killed");
+    let killed_log = std::fs::read_to_string(dir.path().join("up-1.err")).unwrap();
+    assert!(
+        !killed_log.contains("quartz up: stopped"),
+        "quartz up stopped cleanly instead of being killed"
+    );
 
     std::fs::write(&config_path, config(0)).unwrap();
     let second = start_up(&config_path, dir.path(), 2);

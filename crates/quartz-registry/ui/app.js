@@ -106,7 +106,7 @@ function showList(table, empty, count, rows) {
 function renderPerformers(performers, current) {
   const rows = performers.map((p) => {
     const row = el('tr', { data: { performer: performerKey(p) } },
-      td(p.avsAddress, 'mono nowrap'),
+      td(p.avsAddress, 'mono clip short', p.avsAddress),
       td(p.operatorSetId, 'num'),
       td(p.functionName, 'mono nowrap'),
       td(p.releaseId, 'num'),
@@ -125,7 +125,8 @@ function renderHistory(performer, detail, history) {
   const status = detail.functionStatus || {};
   const parts = [`Function state: ${status.state ?? 'unknown'}`];
   if (status.lastModified) parts.push(`last modified ${status.lastModified}`);
-  if (typeof status.codeSize === 'number') parts.push(`code size ${status.codeSize} bytes`);
+  // Image functions report 0, which says nothing.
+  if (typeof status.codeSize === 'number' && status.codeSize > 0) parts.push(`code size ${status.codeSize} bytes`);
   if (status.error) parts.push(status.error);
   $('function-state').textContent = parts.join(' · ');
   const rows = history.releases.map((r) => el('tr', { data: { release: r.releaseId } },
@@ -154,13 +155,14 @@ function renderExecutions(executions, current) {
   const rows = executions.map((x) => {
     const row = el('tr', { data: { execution: x.id } },
       td(x.id, 'mono nowrap'),
-      td(`${x.avsAddress} / ${x.operatorSetId}`, 'mono clip', `${x.avsAddress} / ${x.operatorSetId}`),
+      td(x.operatorSetId, 'num', `AVS ${x.avsAddress}, operator set ${x.operatorSetId}`),
       td(x.releaseId, 'num'),
       badge(x.status),
       td(x.currentStep, 'nowrap'),
       time(x.startedAt),
       td(duration(elapsed(x)), 'num'),
-      td(failure(x.error), 'wrap'));
+      // One line per execution: the step and error type; the message is in the tooltip and the steps.
+      td(x.error ? `${x.error.step}: ${x.error.errorType}` : '', 'clip', failure(x.error)));
     return selectable(row, x.id === current, () => select('execution', x.id));
   });
   showList('executions', 'executions-empty', 'executions-count', rows);
@@ -241,7 +243,8 @@ async function refresh() {
   const banner = $('error');
   banner.hidden = errors.length === 0;
   banner.textContent = errors.join('\n');
-  $('refreshed').textContent = `${errors.length ? 'Last attempt' : 'Updated'} ${new Date().toLocaleTimeString()}`;
+  const now = new Date().toISOString().slice(11, 19);
+  $('refreshed').textContent = `${errors.length ? 'Last attempt' : 'Updated'} ${now} UTC`;
   refreshing = false;
 }
 

@@ -10,3 +10,4 @@ mod failures;
 mod harness;
 mod ordering;
 mod traffic;
+mod ui;

@@ -70,11 +70,19 @@ struct PerformerLine {
     status: String,
 }
 
-/// `--rpc-url`, else the first of `[monitor] rpc_urls`, checked to be an http(s) URL.
+/// `--rpc-url`, else the first of `QUARTZ_RPC_URLS`, else the first of `[monitor] rpc_urls`,
+/// checked to be an http(s) URL.
 pub fn rpc_url(flag: Option<&str>, file: &FileConfig) -> anyhow::Result<String> {
-    match flag {
-        Some(url) => config::parse_endpoint(url).map_err(|reason| anyhow::anyhow!("--rpc-url {url:?}: {reason}")),
-        None => {
+    let env = std::env::var("QUARTZ_RPC_URLS").ok();
+    let env = env
+        .as_deref()
+        .and_then(|v| v.split(',').map(str::trim).find(|u| !u.is_empty()));
+    match (flag, env) {
+        (Some(url), _) => config::parse_endpoint(url).map_err(|reason| anyhow::anyhow!("--rpc-url {url:?}: {reason}")),
+        (None, Some(url)) => {
+            config::parse_endpoint(url).map_err(|reason| anyhow::anyhow!("QUARTZ_RPC_URLS {url:?}: {reason}"))
+        }
+        (None, None) => {
             let url = file
                 .monitor
                 .rpc_urls

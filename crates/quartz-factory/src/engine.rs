@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use quartz_core::Release;
 use quartz_core::registry::{ReleaseOutcome, ReleaseRecord};
-use quartz_store::now_rfc3339;
+use quartz_store::{BackendError, PerformerBackend, now_rfc3339};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{Context, execution_id};
@@ -155,30 +155,37 @@ impl Engine {
     ) -> Result<ExecutionOutcome, FactoryError> {
         let detail = format!("{}: {}: {}", step.as_str(), error.error_type, error.message);
         tracing::error!(target: TARGET, execution = %id, step = step.as_str(), %error, "execution failed; live unchanged");
-        let record = ReleaseRecord {
-            release_id: ctx.release.release_id,
-            artifact_digest: ctx.image.as_ref().map(|i| i.digest),
-            image_uri: ctx.image.clone(),
-            function_version: ctx.version.clone(),
-            deployed_at: now_rfc3339(),
-            outcome: ReleaseOutcome::Failed,
-            detail: Some(detail.clone()),
-        };
-        // After a crash between the two writes, the failure is already in the history.
-        let recorded = self
-            .env
-            .performers
-            .release_history(ctx.set(), RECENT_HISTORY)
-            .await?
-            .iter()
-            .any(|r| {
-                r.release_id == record.release_id && r.outcome == ReleaseOutcome::Failed && r.detail == record.detail
-            });
-        if !recorded {
-            self.env.performers.append_release_record(ctx.set(), record).await?;
-        }
+        record_failure(self.env.performers.as_ref(), ctx, &detail).await?;
         self.journal.finish(&id, step, Some(&error)).await?;
         telemetry::execution_finished("failed");
         Ok(ExecutionOutcome::Failed { execution: id, detail })
     }
+}
+
+/// Appends a final failure to the registry's release history unless a recent record already
+/// says the same (a crash, or a repeated Step Functions task, between recording and finishing).
+/// Shared by the embedded engine and the Step Functions failure state.
+pub(crate) async fn record_failure(
+    performers: &dyn PerformerBackend,
+    ctx: &Context,
+    detail: &str,
+) -> Result<(), BackendError> {
+    let record = ReleaseRecord {
+        release_id: ctx.release.release_id,
+        artifact_digest: ctx.image.as_ref().map(|i| i.digest),
+        image_uri: ctx.image.clone(),
+        function_version: ctx.version.clone(),
+        deployed_at: now_rfc3339(),
+        outcome: ReleaseOutcome::Failed,
+        detail: Some(detail.to_string()),
+    };
+    let recorded = performers
+        .release_history(ctx.set(), RECENT_HISTORY)
+        .await?
+        .iter()
+        .any(|r| r.release_id == record.release_id && r.outcome == ReleaseOutcome::Failed && r.detail == record.detail);
+    if !recorded {
+        performers.append_release_record(ctx.set(), record).await?;
+    }
+    Ok(())
 }

@@ -7,7 +7,8 @@
 //! releaseId), so a release delivered twice runs once. A failed release never moves `live`.
 //!
 //! Entry points: [`run`] consumes the release outbox until shutdown (embedded by `quartz up`);
-//! [`Factory::deploy`] runs one release; [`rollback()`]; [`Journal`] for the executions API.
+//! [`Factory::deploy`] runs one release; [`StepRunner`] runs one step on a context (a Step
+//! Functions task on AWS); [`rollback()`]; [`Journal`] for the executions API.
 
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -19,6 +20,7 @@ mod error;
 mod journal;
 mod lambda;
 mod rollback;
+mod step_runner;
 mod steps;
 pub mod telemetry;
 pub mod workflow;
@@ -30,7 +32,6 @@ use std::time::Duration;
 use aws_sdk_lambda::Client;
 use quartz_core::Release;
 use quartz_monitor::{Completion, MonitorError, Outbox, OutboxEntry, OutboxKey};
-use quartz_oci::{BlobStore, Puller};
 use quartz_store::{PerformerBackend, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -42,14 +43,13 @@ pub use journal::{
     AttemptView, ExecutionDetail, ExecutionFailure, ExecutionStatus, ExecutionSummary, Journal, StepView,
 };
 pub use rollback::{RolledBack, rollback};
-pub use steps::{LIVE_ALIAS, LocalAvailability, MakeAvailable, ResolvedImage, choose_artifact};
+pub use step_runner::StepRunner;
+pub use steps::{LIVE_ALIAS, LocalAvailability, MAX_IMAGE_BYTES, MakeAvailable, ResolvedImage, choose_artifact};
 
 use engine::Engine;
 use steps::StepEnv;
 
 pub(crate) const TARGET: &str = "quartz::factory";
-/// Lambda's limit on an image's size; resolve refuses larger ones before downloading them.
-const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 
 /// What the factory needs from its host.
 #[derive(Clone)]
@@ -81,16 +81,8 @@ impl Factory {
         performers: Arc<dyn PerformerBackend>,
     ) -> Result<Self, FactoryError> {
         config.validate()?;
-        let blobs = BlobStore::new(deps.work_dir.join("blobs"));
-        let puller = Puller::new(config.registries.clone(), blobs, MAX_IMAGE_BYTES);
+        let env = StepEnv::new(config, deps.lambda, performers, deps.availability, &deps.work_dir);
         let journal = Journal::new(deps.store.clone());
-        let env = StepEnv {
-            config,
-            lambda: deps.lambda,
-            performers,
-            puller,
-            availability: deps.availability,
-        };
         Ok(Self {
             engine: Engine {
                 env: Arc::new(env),

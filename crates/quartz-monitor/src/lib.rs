@@ -9,18 +9,18 @@
 // Tests may unwrap: a panic there is a failed assertion.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod chunk;
+pub mod chunk;
 pub mod config;
 pub mod contract;
 mod db;
 mod error;
 mod monitor;
 mod outbox;
-mod progress;
-mod reconcile;
-mod resolve;
 pub mod probe;
+mod progress;
 pub mod publish;
+mod reconcile;
+pub mod resolve;
 pub mod rpc;
 mod status;
 pub mod telemetry;
@@ -34,7 +34,7 @@ pub use config::{Confirmations, Discover, MonitorConfig, WatchedSet};
 pub use db::{Checkpoint, UnresolvedLog};
 pub use error::MonitorError;
 pub use outbox::{Completion, LogLocation, Outbox, OutboxEntry, OutboxKey, ReleaseStatus, ResolvedBy};
-pub use reconcile::Reconciled;
+pub use reconcile::{Reconciled, latest_release};
 pub use status::{ChainStatus, MonitorStatus, status};
 
 use monitor::{Monitor, TARGET, sleep_or_cancel};

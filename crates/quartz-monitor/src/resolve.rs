@@ -16,8 +16,9 @@ use crate::rpc::{CallFrame, RpcErrorKind, RpcPool};
 
 const TARGET: &str = "quartz::monitor";
 
+/// Where a log's operator set was found, if anywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Resolution {
+pub enum Resolution {
     Found(OperatorSet, ResolvedBy),
     /// Not a watched set, and discovery is off.
     Ignored,
@@ -25,7 +26,9 @@ pub(crate) enum Resolution {
     Unresolved(String),
 }
 
-pub(crate) struct Resolver {
+/// The operator set table plus discovery from transactions and call traces. Public so that the
+/// monitor on AWS (a scheduled Lambda) resolves exactly as the embedded monitor does.
+pub struct Resolver {
     table: HashMap<B256, OperatorSet>,
     discover: Discover,
     release_manager: Address,

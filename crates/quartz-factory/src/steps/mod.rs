@@ -12,7 +12,7 @@ mod validate;
 use std::sync::Arc;
 
 use aws_sdk_lambda::Client;
-use quartz_oci::Puller;
+use quartz_oci::{BlobStore, Puller};
 use quartz_store::PerformerBackend;
 
 pub use promote::LIVE_ALIAS;
@@ -32,6 +32,29 @@ pub(crate) struct StepEnv {
     pub performers: Arc<dyn PerformerBackend>,
     pub puller: Puller,
     pub availability: Arc<dyn MakeAvailable>,
+}
+
+/// Lambda's limit on an image's size; resolve refuses larger ones before downloading them.
+pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+
+impl StepEnv {
+    pub fn new(
+        config: FactoryConfig,
+        lambda: Client,
+        performers: Arc<dyn PerformerBackend>,
+        availability: Arc<dyn MakeAvailable>,
+        work_dir: &std::path::Path,
+    ) -> Self {
+        let blobs = BlobStore::new(work_dir.join("blobs"));
+        let puller = Puller::new(config.registries.clone(), blobs, MAX_IMAGE_BYTES);
+        Self {
+            config,
+            lambda,
+            performers,
+            puller,
+            availability,
+        }
+    }
 }
 
 pub(crate) async fn run(step: StepId, ctx: &mut Context, env: &StepEnv) -> Result<(), StepError> {

@@ -4,8 +4,12 @@
 use std::time::Duration;
 
 use aws_sdk_cloudformation::types::StackResourceSummary;
+use quartz_aws::{AwsConfig, DynamoRegistry, RegistryTables};
 use quartz_aws_stack::deploy::{self, Clients, DeployRequest};
 use quartz_aws_stack::template::SynthConfig;
+use quartz_core::registry::{PerformerStatus, PerformerUpdate, ReleaseOutcome};
+use quartz_core::{AvsAddress, FunctionName, OperatorSet};
+use quartz_store::WriteCondition;
 use quartz_testkit::Moto;
 
 fn synth() -> SynthConfig {
@@ -90,6 +94,32 @@ async fn deploy_creates_the_stack_on_moto_then_updates_only_on_change() {
     for (key, value) in &created.outputs {
         eprintln!("output {key} = {value}");
     }
+
+    // The stack's tables are the ones quartz-aws's registry writes: a round trip through them.
+    let registry = DynamoRegistry::new(
+        &AwsConfig::local(moto.endpoint()).load().await,
+        RegistryTables::default(),
+    );
+    let set = OperatorSet::new(
+        "0x59c8D715DCa616e032B744a753C017c9f3E16bf4"
+            .parse::<AvsAddress>()
+            .unwrap(),
+        3,
+    );
+    let update = PerformerUpdate {
+        function_name: FunctionName::for_operator_set(&set),
+        function_arn: None,
+        release_id: Some(1),
+        function_version: Some("1".into()),
+        image_uri: None,
+        artifact_digest: None,
+        status: PerformerStatus::Active,
+    };
+    let (written, _) = registry
+        .put_performer(set, update, WriteCondition::None, ReleaseOutcome::Deployed)
+        .await
+        .expect("the stack's registry table takes quartz-aws's writes");
+    assert_eq!(registry.get_performer(set).await.unwrap(), Some(written));
 
     // The same build again: nothing to update.
     let again = deploy::deploy(&clients, &request(&synth, &first)).await.unwrap();

@@ -183,6 +183,20 @@ fn the_performer_pattern_covers_every_performer_and_no_control_plane_function() 
 }
 
 #[test]
+fn the_names_are_the_ones_quartz_aws_uses() {
+    assert_eq!(template::ECR_REPOSITORY, quartz_aws::ECR_REPOSITORY);
+    assert_eq!(template::REGISTRY_TABLE, quartz_aws::REGISTRY_TABLE);
+    assert_eq!(template::HISTORY_TABLE, quartz_aws::HISTORY_TABLE);
+    assert_eq!(template::MONITOR_TABLE, quartz_aws::MONITOR_TABLE);
+    assert_eq!(template::FUNCTION_NAME_INDEX, quartz_aws::FUNCTION_NAME_INDEX);
+    // The monitor may write the seed's checkpoint parameter.
+    let template = template::synthesize(&config(None)).unwrap();
+    let monitor = template["Resources"]["MonitorRole"]["Properties"]["Policies"][0]["PolicyDocument"].to_string();
+    let prefix = quartz_aws::CHECKPOINT_PARAMETER.rsplit_once('/').unwrap().0;
+    assert!(monitor.contains(&format!("parameter{prefix}/*")), "{monitor}");
+}
+
+#[test]
 fn the_seeds_outputs_and_the_fixed_names_are_there() {
     let template = template::synthesize(&config(None)).unwrap();
     let outputs = template["Outputs"].as_object().unwrap();

@@ -15,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, Request, header};
 use http_body_util::BodyExt;
 use quartz_aws::DynamoRegistry;
+use quartz_lambda_client::Client as LambdaClient;
 use quartz_registry::RegistryState;
 use quartz_store::{PerformerBackend, Store};
 use serde_json::Value;
@@ -34,16 +35,21 @@ impl RegistryApiHandler {
         }
     }
 
-    /// As deployed: entries in DynamoDB; `GET …functionStatus` asks Lambda.
+    /// The registry as deployed behind API Gateway: entries in `performers` (DynamoDB), function
+    /// status from `lambda`, and `store` (empty) for the executions routes, which list nothing
+    /// on AWS, where executions live in Step Functions.
     ///
     /// No bearer token: the REST API's methods that write (PUT, DELETE) use `AWS_IAM`
     /// authorisation, so API Gateway has verified the caller's SigV4 signature and IAM policy
     /// before the event reaches this function, and nothing but API Gateway may invoke it (the
     /// stack grants `lambda:InvokeFunction` to apigateway.amazonaws.com for this API only). A
     /// token on top would be a second secret to distribute with nothing gained.
-    ///
-    /// `work_dir` (the function's `/tmp`) holds an empty store, which the router needs for its
-    /// executions routes; on AWS executions live in Step Functions, so those routes list none.
+    pub fn behind_api_gateway(store: Store, lambda: LambdaClient, performers: Arc<dyn PerformerBackend>) -> Self {
+        Self::new(RegistryState::new(store, lambda, None).with_performers(performers))
+    }
+
+    /// As deployed: DynamoDB from the environment's tables, the store in `work_dir` (the
+    /// function's `/tmp`).
     pub async fn from_settings(common: &Common, work_dir: &Path) -> Result<Self, HandlerError> {
         let sdk = common.aws.load().await;
         let store = Store::open_in(work_dir).map_err(|e| HandlerError::Env {
@@ -59,8 +65,7 @@ impl RegistryApiHandler {
         )
         .await;
         let performers: Arc<dyn PerformerBackend> = Arc::new(DynamoRegistry::new(&sdk, common.tables.clone()));
-        let state = RegistryState::new(store, lambda, None).with_performers(performers);
-        Ok(Self::new(state))
+        Ok(Self::behind_api_gateway(store, lambda, performers))
     }
 
     /// One proxy event in, one proxy response out. An event that is not a REST proxy event is

@@ -64,6 +64,11 @@ pub struct MonitorRun {
     pub reconciled_sets: u64,
 }
 
+/// The checkpoint's key in the monitor table: one item per chain and ReleaseManager.
+pub fn checkpoint_scope(chain_id: u64, release_manager: Address) -> String {
+    format!("{chain_id}/{release_manager:#x}")
+}
+
 pub struct MonitorHandler {
     settings: MonitorSettings,
     rpc: RpcPool,
@@ -110,7 +115,7 @@ impl MonitorHandler {
             &self.sdk,
             &self.settings.monitor_table,
             &self.settings.checkpoint_parameter,
-            format!("{chain_id}/{:#x}", self.release_manager()),
+            checkpoint_scope(chain_id, self.release_manager()),
         );
         let target = self.safe_head().await?;
         let mut run = MonitorRun {

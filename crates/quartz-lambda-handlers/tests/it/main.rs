@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test, with its location
 
 mod factory_step;
+mod monitor;
 mod registry_api;
 
 use std::process::Command;

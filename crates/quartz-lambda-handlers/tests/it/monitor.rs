@@ -1,0 +1,271 @@
+//! The monitor handler on anvil with the EigenLayer fork state (the production ReleaseManager)
+//! and moto (Step Functions, DynamoDB, SSM): releases published on chain become one execution
+//! each with the deterministic name, the checkpoint moves only after, a rerun starts nothing
+//! new, and reconciliation starts a release the logs did not show.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use quartz_aws::{BlockRef, Checkpoint, DynamoRegistry, RegistryTables};
+use quartz_aws_stack::state_machine;
+use quartz_core::registry::{PerformerStatus, PerformerUpdate, ReleaseOutcome};
+use quartz_core::{AvsAddress, FunctionName, OperatorSet, PinnedImage, Release};
+use quartz_lambda_handlers::MonitorHandler;
+use quartz_lambda_handlers::monitor::checkpoint_scope;
+use quartz_lambda_handlers::settings::MonitorSettings;
+use quartz_monitor::contract::SEPOLIA_RELEASE_MANAGER as RM;
+use quartz_monitor::publish::{PublishRequest, Publisher, Signer};
+use quartz_monitor::{Confirmations, Discover};
+use quartz_store::WriteCondition;
+use quartz_testkit::{Anvil, MOTO_ROLE_ARN, Moto};
+
+use crate::{sdk, unique};
+
+const STEP_FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:quartz-factory-step";
+
+fn sfn(moto: &Moto) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+async fn publish(publisher: &Publisher, set: OperatorSet, digit: char) -> Release {
+    let image: PinnedImage = format!("registry.example/performer@sha256:{}", digit.to_string().repeat(64))
+        .parse()
+        .unwrap();
+    let published = publisher
+        .publish(&PublishRequest {
+            set,
+            images: vec![image.clone()],
+            upgrade_by_time: 4_000_000_000,
+            metadata_uri: Some("https://quartz.test/metadata".into()),
+        })
+        .await
+        .unwrap();
+    Release {
+        operator_set: set,
+        release_id: published.release_id,
+        artifacts: vec![quartz_core::Artifact {
+            digest: image.digest,
+            registry_url: image.repository.to_string(),
+        }],
+        upgrade_by_time: 4_000_000_000,
+    }
+}
+
+async fn executions(sfn: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
+    let listed = sfn.list_executions().state_machine_arn(arn).send().await.unwrap();
+    let mut names: Vec<String> = listed.executions.into_iter().map(|e| e.name).collect();
+    names.sort();
+    names
+}
+
+async fn head(publisher_url: &str) -> u64 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []});
+    let output = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &body.to_string(),
+            publisher_url,
+        ])
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    u64::from_str_radix(value["result"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+#[tokio::test]
+async fn published_releases_start_one_execution_each_and_the_checkpoint_follows() {
+    let anvil = Anvil::fork();
+    let url = anvil.endpoint();
+    let moto = Moto::shared();
+    let sdk = sdk(moto).await;
+    let sfn = sfn(moto);
+    let definition = state_machine::definition(STEP_FUNCTION).unwrap();
+    let arn = sfn
+        .create_state_machine()
+        .name(unique("quartz-factory"))
+        .role_arn(MOTO_ROLE_ARN)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let tables = RegistryTables {
+        performers: unique("monitor-performers"),
+        history: unique("monitor-history"),
+    };
+    let registry = DynamoRegistry::new(&sdk, tables.clone());
+    registry.create_tables().await.unwrap();
+    let monitor_table = unique("monitor-state");
+    let parameter = format!("/quartz/{}/last-processed-block", unique("test"));
+    let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
+    checkpoint.create_table().await.unwrap();
+
+    let publisher = Publisher::connect(&url, Some(RM), Signer::Impersonate).await.unwrap();
+    let avs: AvsAddress = "0x000000000000000000000000000000000000a11c".parse().unwrap();
+    // Set 1's release comes before the monitor's start block: only reconciliation can find it,
+    // because the registry knows the set (an operator registered it with no release yet).
+    let before = OperatorSet::new(avs, 1);
+    let missed = publish(&publisher, before, 'b').await;
+    registry
+        .put_performer(
+            before,
+            PerformerUpdate {
+                function_name: FunctionName::for_operator_set(&before),
+                function_arn: None,
+                release_id: None,
+                function_version: None,
+                image_uri: None,
+                artifact_digest: None,
+                status: PerformerStatus::Active,
+            },
+            WriteCondition::None,
+            ReleaseOutcome::Registered,
+        )
+        .await
+        .unwrap();
+    let start = head(&url).await + 1;
+    // Set 0's release is in the logs from the start block on; its set is found from the
+    // transaction (discovery), as the embedded monitor does.
+    let set = OperatorSet::new(avs, 0);
+    let logged = publish(&publisher, set, 'a').await;
+    let published_at = head(&url).await;
+
+    let settings = MonitorSettings {
+        rpc_urls: vec![url.clone()],
+        release_manager: RM,
+        state_machine_arn: arn.clone(),
+        monitor_table,
+        checkpoint_parameter: parameter,
+        confirmations: Confirmations::Blocks(0),
+        start_block: Some(start),
+        start_window: 0,
+        discover: Discover::All,
+        watch: Vec::new(),
+        max_blocks_per_run: 100_000,
+        chunk_blocks: 2_000,
+        rpc_timeout: Duration::from_secs(10),
+    };
+    let monitor = MonitorHandler::new(settings, &sdk, tables).unwrap();
+    let deadline = || Instant::now() + Duration::from_secs(120);
+
+    let run = monitor.run(deadline()).await.unwrap();
+    let logged_name = state_machine::execution_name(&logged).unwrap();
+    let missed_name = state_machine::execution_name(&missed).unwrap();
+    assert_eq!(run.chain_id, 31337);
+    assert_eq!(run.from_block, start - 1);
+    assert_eq!(run.to_block, published_at);
+    assert!(run.caught_up);
+    assert_eq!(run.logs, 1, "{run:?}");
+    assert_eq!(
+        run.executions,
+        vec![logged_name.clone(), missed_name.clone()],
+        "logs first, then reconciliation"
+    );
+    let mut expected = vec![logged_name.clone(), missed_name.clone()];
+    expected.sort();
+    assert_eq!(
+        executions(&sfn, &arn).await,
+        expected,
+        "exactly one execution per release"
+    );
+    // The input is the factory's initial context for the release, as the state machine expects.
+    let described = sfn
+        .describe_execution()
+        .execution_arn(format!(
+            "{}:{logged_name}",
+            arn.replace(":stateMachine:", ":execution:")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.input.as_deref(),
+        Some(state_machine::execution_input(31337, logged.clone()).unwrap().as_str())
+    );
+    let cp = checkpoint.load().await.unwrap().unwrap();
+    assert_eq!(cp.number, published_at);
+    assert_eq!(checkpoint.parameter().await.unwrap(), Some(published_at), "SSM follows");
+
+    // Nothing new on chain: the rerun reads no log and Step Functions has no new execution.
+    let rerun = monitor.run(deadline()).await.unwrap();
+    assert_eq!(rerun.from_block, published_at);
+    assert_eq!(rerun.logs, 0);
+    assert_eq!(executions(&sfn, &arn).await, expected, "a rerun starts nothing new");
+
+    // A later release continues from the checkpoint.
+    let next = publish(&publisher, set, 'c').await;
+    let third = monitor.run(deadline()).await.unwrap();
+    assert_eq!(third.from_block, published_at);
+    assert_eq!(third.logs, 1);
+    let next_name = state_machine::execution_name(&next).unwrap();
+    assert!(third.executions.contains(&next_name), "{third:?}");
+    expected.push(next_name);
+    expected.sort();
+    assert_eq!(executions(&sfn, &arn).await, expected);
+    assert_eq!(
+        checkpoint.load().await.unwrap().map(|c: BlockRef| c.number),
+        Some(head(&url).await)
+    );
+}
+
+#[tokio::test]
+async fn a_run_is_bounded_by_its_deadline_and_its_block_budget_and_the_next_run_continues() {
+    let anvil = Anvil::fork();
+    let url = anvil.endpoint();
+    let moto = Moto::shared();
+    let sdk = sdk(moto).await;
+    let tables = RegistryTables {
+        performers: unique("late-performers"),
+        history: unique("late-history"),
+    };
+    DynamoRegistry::new(&sdk, tables.clone()).create_tables().await.unwrap();
+    let monitor_table = unique("late-state");
+    let parameter = format!("/quartz/{}/last-processed-block", unique("late"));
+    let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
+    checkpoint.create_table().await.unwrap();
+    let head = head(&url).await;
+    let start = head - 9;
+    let settings = MonitorSettings {
+        rpc_urls: vec![url.clone()],
+        release_manager: RM,
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:unused".into(),
+        monitor_table,
+        checkpoint_parameter: parameter,
+        confirmations: Confirmations::Blocks(0),
+        start_block: Some(start),
+        start_window: 0,
+        // No set is watched or registered: whatever the fork's last blocks hold is ignored.
+        discover: Discover::Watched,
+        watch: Vec::new(),
+        max_blocks_per_run: 4,
+        chunk_blocks: 2,
+        rpc_timeout: Duration::from_secs(10),
+    };
+    let monitor = MonitorHandler::new(settings, &sdk, tables).unwrap();
+    // Already past the deadline: the fresh checkpoint is written, no chunk is read.
+    let run = monitor.run(Instant::now()).await.unwrap();
+    assert_eq!((run.from_block, run.to_block), (start - 1, start - 1));
+    assert!(!run.caught_up);
+    assert_eq!(checkpoint.load().await.unwrap().unwrap().number, start - 1);
+    // Then four blocks a run (in chunks of two), each run going on from the last.
+    let mut ends = Vec::new();
+    loop {
+        let run = monitor.run(Instant::now() + Duration::from_secs(120)).await.unwrap();
+        assert_eq!(checkpoint.load().await.unwrap().unwrap().number, run.to_block);
+        ends.push(run.to_block);
+        if run.caught_up {
+            break;
+        }
+        assert!(ends.len() < 5, "no progress: {ends:?}");
+    }
+    assert_eq!(ends, vec![start + 3, start + 7, head]);
+}

@@ -55,7 +55,7 @@ impl FactoryStepHandler {
         let read_timeout = Duration::from_secs(u64::from(config.function.timeout_secs) + 30);
         let lambda = quartz_lambda_client::build_client(
             &quartz_lambda_client::LambdaClientConfig {
-                endpoint: None,
+                endpoint: common.aws.endpoint.clone(),
                 region: common.aws.region.clone(),
             },
             read_timeout,

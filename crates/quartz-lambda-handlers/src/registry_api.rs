@@ -58,7 +58,7 @@ impl RegistryApiHandler {
         })?;
         let lambda = quartz_lambda_client::build_client(
             &quartz_lambda_client::LambdaClientConfig {
-                endpoint: None,
+                endpoint: common.aws.endpoint.clone(),
                 region: common.aws.region.clone(),
             },
             Duration::from_secs(8),

@@ -35,8 +35,9 @@ impl Handler {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Common {
     pub handler: Handler,
-    /// `AWS_REGION` (set by Lambda); endpoints come from the SDK's own resolution, which also
-    /// honours `AWS_ENDPOINT_URL` (moto in tests).
+    /// `AWS_REGION` (set by Lambda), and `AWS_ENDPOINT_URL` (optional): one endpoint for every
+    /// AWS API (moto, LocalStack), with local credentials when the environment has none, since
+    /// Lambda (and Quartz's runtime) reserve the credential variables.
     pub aws: AwsConfig,
     /// `REGISTRY_TABLE`, `HISTORY_TABLE`.
     pub tables: RegistryTables,
@@ -125,7 +126,10 @@ impl Common {
             .unwrap_or_else(|| "us-east-1".into());
         Ok(Self {
             handler,
-            aws: AwsConfig { endpoint: None, region },
+            aws: AwsConfig {
+                endpoint: get("AWS_ENDPOINT_URL").filter(|v| !v.trim().is_empty()),
+                region,
+            },
             tables: RegistryTables {
                 performers: get("REGISTRY_TABLE").unwrap_or_else(|| REGISTRY_TABLE.into()),
                 history: get("HISTORY_TABLE").unwrap_or_else(|| HISTORY_TABLE.into()),

@@ -7,6 +7,7 @@
 mod factory_step;
 mod monitor;
 mod registry_api;
+mod runtime;
 
 use std::process::Command;
 

@@ -170,6 +170,13 @@ impl MonitorHandler {
             };
             chunk.succeeded();
             let to_hash = self.hash_of(to).await?.ok_or(MonitorError::ChainMoved { block: to })?;
+            // A log of block `to` from another fork than the hash just read: read again later.
+            if logs
+                .iter()
+                .any(|l| l.block_number.map(|n| n.to::<u64>()) == Some(to) && l.block_hash != Some(to_hash))
+            {
+                return Err(MonitorError::ChainMoved { block: to }.into());
+            }
             self.handle_logs(chain_id, &mut resolver, logs, from, to, &mut run)
                 .await?;
             // The logs were read from the chain the checkpoint extends only if its block is

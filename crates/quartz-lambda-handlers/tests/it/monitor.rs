@@ -64,8 +64,9 @@ async fn executions(sfn: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
     names
 }
 
-async fn head(publisher_url: &str) -> u64 {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []});
+/// One JSON-RPC call to anvil; its `result`.
+fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let output = std::process::Command::new("curl")
         .args([
             "-sf",
@@ -73,12 +74,18 @@ async fn head(publisher_url: &str) -> u64 {
             "Content-Type: application/json",
             "--data",
             &body.to_string(),
-            publisher_url,
+            url,
         ])
         .output()
         .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    u64::from_str_radix(value["result"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    assert!(value.get("error").is_none(), "{method}: {value}");
+    value["result"].clone()
+}
+
+async fn head(url: &str) -> u64 {
+    let result = rpc(url, "eth_blockNumber", serde_json::json!([]));
+    u64::from_str_radix(result.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
 #[tokio::test]
@@ -268,4 +275,78 @@ async fn a_run_is_bounded_by_its_deadline_and_its_block_budget_and_the_next_run_
         assert!(ends.len() < 5, "no progress: {ends:?}");
     }
     assert_eq!(ends, vec![start + 3, start + 7, head]);
+}
+
+#[tokio::test]
+async fn a_reorg_under_the_checkpoint_rewinds_it_and_the_scan_goes_on_on_the_new_chain() {
+    let anvil = Anvil::fork();
+    let url = anvil.endpoint();
+    let moto = Moto::shared();
+    let sdk = sdk(moto).await;
+    let sfn = sfn(moto);
+    let arn = sfn
+        .create_state_machine()
+        .name(unique("quartz-factory-reorg"))
+        .role_arn(MOTO_ROLE_ARN)
+        .definition(state_machine::definition(STEP_FUNCTION).unwrap().to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let tables = RegistryTables {
+        performers: unique("reorg-performers"),
+        history: unique("reorg-history"),
+    };
+    DynamoRegistry::new(&sdk, tables.clone()).create_tables().await.unwrap();
+    let monitor_table = unique("reorg-state");
+    let parameter = format!("/quartz/{}/last-processed-block", unique("reorg"));
+    let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
+    checkpoint.create_table().await.unwrap();
+    let fork_head = head(&url).await;
+    let settings = MonitorSettings {
+        rpc_urls: vec![url.clone()],
+        release_manager: RM,
+        state_machine_arn: arn.clone(),
+        monitor_table,
+        checkpoint_parameter: parameter,
+        confirmations: Confirmations::Blocks(0),
+        start_block: Some(fork_head + 1),
+        start_window: 0,
+        discover: Discover::All,
+        watch: Vec::new(),
+        max_blocks_per_run: 100_000,
+        chunk_blocks: 2_000,
+        rpc_timeout: Duration::from_secs(10),
+    };
+    let monitor = MonitorHandler::new(settings, &sdk, tables).unwrap();
+    let deadline = || Instant::now() + Duration::from_secs(120);
+    let snapshot = rpc(&url, "evm_snapshot", serde_json::json!([]));
+    let publisher = Publisher::connect(&url, Some(RM), Signer::Impersonate).await.unwrap();
+    let avs: AvsAddress = "0x000000000000000000000000000000000000a11d".parse().unwrap();
+    publish(&publisher, OperatorSet::new(avs, 0), 'd').await;
+    let first = monitor.run(deadline()).await.unwrap();
+    assert_eq!(first.executions.len(), 1, "{first:?}");
+    let old_checkpoint = checkpoint.load().await.unwrap().unwrap();
+
+    // The blocks holding the release are replaced by a longer chain without it.
+    assert_eq!(
+        rpc(&url, "evm_revert", serde_json::json!([snapshot])),
+        serde_json::json!(true)
+    );
+    rpc(&url, "anvil_mine", serde_json::json!(["0x5"]));
+    let new_head = head(&url).await;
+    assert!(new_head > old_checkpoint.number);
+
+    let after = monitor.run(deadline()).await.unwrap();
+    assert!(after.rewound, "{after:?}");
+    assert_eq!(
+        after.from_block,
+        old_checkpoint.number - quartz_lambda_handlers::monitor::REWIND_BLOCKS
+    );
+    assert_eq!(after.to_block, new_head);
+    assert_eq!(after.logs, 0, "the release's log is gone with its block");
+    let now = checkpoint.load().await.unwrap().unwrap();
+    assert_eq!(now.number, new_head);
+    assert_ne!(now.hash, old_checkpoint.hash);
+    assert_eq!(executions(&sfn, &arn).await.len(), 1, "nothing new started");
 }

@@ -10,7 +10,8 @@ const FIXED_MILLIS: &[FormatItem<'static>] =
 /// Now, in UTC, as RFC 3339 with exactly millisecond precision: sortable as text.
 pub fn now_rfc3339() -> String {
     let now = OffsetDateTime::now_utc();
-    now.format(FIXED_MILLIS).unwrap_or_else(|_| now.unix_timestamp().to_string())
+    now.format(FIXED_MILLIS)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 #[cfg(test)]

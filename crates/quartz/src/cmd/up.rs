@@ -201,11 +201,23 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         work_dir: data_dir.join("factory"),
     };
     let stop = shutdown.clone();
-    tasks.spawn(async move { ("factory", quartz_factory::run(factory, factory_deps, stop).await.map_err(Into::into)) });
+    tasks.spawn(async move {
+        (
+            "factory",
+            quartz_factory::run(factory, factory_deps, stop)
+                .await
+                .map_err(Into::into),
+        )
+    });
 
     let watching = describe_watch(&monitor);
     let stop = shutdown.clone();
-    tasks.spawn(async move { ("monitor", quartz_monitor::run(monitor, store, stop).await.map_err(Into::into)) });
+    tasks.spawn(async move {
+        (
+            "monitor",
+            quartz_monitor::run(monitor, store, stop).await.map_err(Into::into),
+        )
+    });
 
     println!("quartz up: ready (data dir {})", data_dir.display());
     println!("  registry API    {registry_url}/performers");

@@ -99,10 +99,22 @@ fn publish(rpc: &str, image: &str) {
     let set = format!("({AVS},0)");
     let send = |signature: &str, value: &str| {
         cast(&[
-            "send", "--unlocked", "--from", AVS, RELEASE_MANAGER, signature, &set, value, "--rpc-url", rpc,
+            "send",
+            "--unlocked",
+            "--from",
+            AVS,
+            RELEASE_MANAGER,
+            signature,
+            &set,
+            value,
+            "--rpc-url",
+            rpc,
         ]);
     };
-    send("publishMetadataURI((address,uint32),string)", "https://example.com/avs.json");
+    send(
+        "publishMetadataURI((address,uint32),string)",
+        "https://example.com/avs.json",
+    );
     send(
         "publishRelease((address,uint32),((bytes32,string)[],uint32))",
         &format!("([(0x{digest},{repo})],0)"),

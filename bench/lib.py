@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/quartz-target"))
-QUARTZ = TARGET / "release/quartz"
+QUARTZ = Path(os.environ.get("QUARTZ_BIN", TARGET / "release/quartz"))
 PERFORMER = TARGET / "performer-static/x86_64-unknown-linux-gnu/release/performer"
 EVENT = {"avsAddress": "0x00", "operatorSetId": 0, "taskId": "b",
          "payload": {"operation": "compute", "params": {"a": 2, "b": 3}}}
@@ -55,13 +55,19 @@ class Proc:
                            + self.err.read_text(errors="replace")[-3000:])
 
     def close(self):
+        # SIGTERM to the child only: Quartz stops its function instances itself on SIGTERM.
         if self.p.poll() is None:
-            os.killpg(self.p.pid, signal.SIGTERM)
+            self.p.terminate()
             try:
                 self.p.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.kill()
                 self.p.wait()
+        # Whatever the child left behind in its group (the peer's function processes).
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except OSError:
+            pass
         if self in Proc.started:
             Proc.started.remove(self)
 
@@ -189,24 +195,28 @@ def hwm_kb(pid):
 
 
 def descendants(pid):
+    """Every process below pid (children of every thread, not only of the main one)."""
     out, pending = [], [pid]
     while pending:
         p = pending.pop()
+        kids = []
         try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids += [int(k) for k in (task / "children").read_text().split()]
         except OSError:
             continue
-        out += [int(k) for k in kids]
-        pending += [int(k) for k in kids]
+        out += kids
+        pending += kids
     return out
 
 
-def find_process(root_pid, comm):
-    """The descendant of root_pid whose command name is comm (e.g. the function process)."""
+def find_processes(root_pid, names):
+    """The descendants of root_pid whose command name is one of names (function processes)."""
+    found = []
     for pid in descendants(root_pid):
         try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == comm:
-                return pid
+            if Path(f"/proc/{pid}/comm").read_text().strip() in names:
+                found.append(pid)
         except OSError:
             pass
-    return None
+    return found

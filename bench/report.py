@@ -60,8 +60,21 @@ def get(d, *path):
     return d
 
 
+def split_errors(results, prefix=""):
+    """Takes the runs that failed (dicts holding an `error`) out of results; returns them by path."""
+    errors = {}
+    for k, v in list(results.items()):
+        if isinstance(v, dict) and "error" in v:
+            errors[f"{prefix}{k}"] = v["error"]
+            del results[k]
+        elif isinstance(v, dict):
+            errors.update(split_errors(v, f"{prefix}{k}."))
+    return errors
+
+
 def write(run):
     r = run["results"]
+    run.setdefault("not_measured", {}).update(split_errors(r))
     lines = [
         "# Benchmarks",
         "",
@@ -85,8 +98,8 @@ def write(run):
               "| concurrency | Quartz req/s | p50 | p99 | peer req/s | p50 | p99 | Quartz / peer req/s |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c, row in (r.get("direct") or {}).items():
-        q, p = row.get("quartz", {}), row.get("peer")
-        ratio = f"{q['rps'] / p['rps']:.2f}×" if p else "–"
+        q, p = row.get("quartz") or {}, row.get("peer")
+        ratio = f"{q['rps'] / p['rps']:.2f}×" if p and q else "–"
         p = p or {}
         lines.append(f"| {c} | {rps(q.get('rps'))} | {ms(q.get('p50'))} | {ms(q.get('p99'))} | "
                      f"{rps(p.get('rps'))} | {ms(p.get('p50'))} | {ms(p.get('p99'))} | {ratio} |")
@@ -96,11 +109,16 @@ def write(run):
               "| concurrency | direct req/s, p50 | HTTP /perform req/s, p50, p99 | gRPC ExecuteTask req/s, p50, p99 "
               "| hop p50 HTTP / gRPC |", "| --- | --- | --- | --- | --- |"]
     for c, row in (r.get("task") or {}).items():
-        d, h, g = row["direct"], row["http"], row["grpc"]
+        d, h, g = row.get("direct"), row.get("http"), row.get("grpc")
+        if not (d and h and g):
+            continue
         lines.append(f"| {c} | {rps(d['rps'])}, {ms(d['p50'])} | {rps(h['rps'])}, {ms(h['p50'])}, {ms(h['p99'])} | "
                      f"{rps(g['rps'])}, {ms(g['p50'])}, {ms(g['p99'])} | "
                      f"{(h['p50'] - d['p50']) * 1000:.0f} µs / {(g['p50'] - d['p50']) * 1000:.0f} µs |")
     lines += extra_sections(r)
+    if run.get("not_measured"):
+        lines += ["", "## Not measured in this run", "", "| what | why |", "| --- | --- |"]
+        lines += [f"| {k} | {str(v).splitlines()[0] if str(v) else ''} |" for k, v in run["not_measured"].items()]
     lines += ["", MARK + json.dumps(run, sort_keys=True) + " -->", ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
 

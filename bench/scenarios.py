@@ -1,5 +1,4 @@
-"""Whole-pipeline measurements: backfill (scripts/bench-monitor.sh), release to live and the
-memory of `quartz up` (measures 5, 6 and 8)."""
+"""Backfill (measure 6) through scripts/bench-monitor.sh."""
 
 import json
 import os
@@ -23,19 +22,3 @@ def backfill(log):
     log("  backfill: " + ", ".join(f"{k} {v:,.0f}" for k, v in result.items()))
     return result
 
-
-def quartz_up_available():
-    from lib import QUARTZ
-    return subprocess.run([str(QUARTZ), "up", "--help"], capture_output=True).returncode == 0
-
-
-def release_to_live(log):
-    if not quartz_up_available():
-        raise RuntimeError("`quartz up` does not exist in this build")
-    raise RuntimeError("not written yet")
-
-
-def memory(log):
-    if not quartz_up_available():
-        raise RuntimeError("`quartz up` does not exist in this build")
-    raise RuntimeError("not written yet")

@@ -3,7 +3,9 @@ each started on loopback with ephemeral ports."""
 
 import os
 import shutil
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lib import PERFORMER, QUARTZ, ROOT, SCRATCH, Proc, free_port, request, wait_http
@@ -100,19 +102,54 @@ EVENT_SMALL = {"avsAddress": AVS, "operatorSetId": 0, "taskId": "b",
                "payload": {"operation": "compute", "params": {"a": 2, "b": 3}}}
 
 
+PEER_DIR = Path.home() / ".cache/quartz-bench-peer"
+PEER_MANIFEST = """[package]
+name = "performer"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+# Its own workspace: inside Quartz's, `cargo lambda watch` rebuilt the function on every
+# instance spawn, which is not what a user of the emulator sees.
+[workspace]
+
+[dependencies]
+base64 = "0.22"
+lambda_runtime = { version = "1.5", default-features = false }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+tokio = { version = "1", features = ["rt", "macros", "time"] }
+"""
+
+
+def peer_project():
+    """A standalone copy of examples/performer (the same source, the same locked versions),
+    built once in release so that `cargo lambda watch` only runs it."""
+    src = PEER_DIR / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(ROOT / "examples/performer/src", src)
+    (PEER_DIR / "Cargo.toml").write_text(PEER_MANIFEST)
+    if not (PEER_DIR / "Cargo.lock").exists():
+        shutil.copy(ROOT / "Cargo.lock", PEER_DIR / "Cargo.lock")
+    subprocess.run(["cargo", "build", "--release", "-q"], cwd=PEER_DIR, check=True,
+                   env={**os.environ, "CARGO_TARGET_DIR": str(PEER_DIR / "target")})
+    return PEER_DIR
+
+
 class Peer:
     """cargo-lambda's local emulator running the same example performer."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, warm=0):
         self.binary = binary
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc = Proc("cargo-lambda-watch", [binary, "lambda", "watch", "--release", "--ignore-changes",
                                                 "-A", "127.0.0.1", "-P", str(self.port), "--concurrency", "16"],
-                         cwd=ROOT / "examples/performer",
-                         env={"CARGO_TARGET_DIR": str(Path.home() / ".cache/quartz-bench-peer-target"),
+                         cwd=PEER_DIR,
+                         env={"CARGO_TARGET_DIR": str(PEER_DIR / "target"),
                               "RUST_LOG": "error", "PERFORMER_VERSION": "peer"})
-        deadline = time.time() + 600  # the first start compiles the function
+        deadline = time.time() + 300
         while time.time() < deadline:
             try:
                 request(self.endpoint, "GET", "/", timeout=2)
@@ -121,6 +158,15 @@ class Peer:
                 if self.proc.p.poll() is not None:
                     raise RuntimeError("cargo lambda watch exited:\n" + self.proc.err.read_text()[-3000:])
                 time.sleep(0.05)
+        if warm:
+            self.warm(warm)
+
+    def warm(self, instances):
+        """Starts `instances` function processes (one per concurrent request) and waits until
+        each answers, so that measurements see a warm emulator."""
+        with ThreadPoolExecutor(instances) as pool:
+            for _ in range(3):
+                list(pool.map(lambda _: self.invoke(), range(instances)))
 
     def invoke_path(self, name="performer", qualifier=None):
         return f"{FNS}/{name}/invocations"
@@ -147,4 +193,6 @@ def peer_or_none(log):
     if os.environ.get("BENCH_NO_PEER"):
         log("PEER SKIPPED: BENCH_NO_PEER is set")
         return None
-    return Peer(binary)
+    log("  building the peer's function (standalone copy of examples/performer)...")
+    peer_project()
+    return Peer(binary, warm=16)

@@ -11,7 +11,7 @@ mod performer;
 mod process;
 
 pub use anvil::{Anvil, fork_state_path};
-pub use moto::{MOTO_ROLE_ARN, Moto};
+pub use moto::{MOTO_ROLE_ARN, Moto, unique_name};
 pub use oci_registry::OciRegistry;
 pub use performer::performer_binary;
 pub use process::{ChildGuard, free_port, require_tool, wait_for_http, wait_for_line};

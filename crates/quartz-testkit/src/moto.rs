@@ -54,4 +54,36 @@ impl Moto {
             .expect("curl runs");
         assert!(status.success(), "moto refused CreateRole {name}");
     }
+    /// moto runs image functions in docker unless told otherwise; without docker its Lambda
+    /// answers every invoke with the event it was given. The setting is moto-wide, so only on
+    /// a moto of the test's own.
+    pub fn without_docker(&self) {
+        let status = Command::new("curl")
+            .args([
+                "-sf",
+                "-o",
+                "/dev/null",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .args(["--data", r#"{"lambda": {"use_docker": false}}"#])
+            .arg(format!("{}/moto-api/config", self.endpoint()))
+            .status()
+            .expect("curl runs");
+        assert!(status.success(), "moto refused its lambda config");
+    }
+}
+
+/// A name no other test in this process uses, for resources on a shared moto (which keeps
+/// state across tests).
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }

@@ -3,7 +3,8 @@ use aws_sdk_ssm::types::ParameterType;
 use quartz_aws::{BlockRef, Checkpoint, CheckpointError};
 use quartz_testkit::Moto;
 
-use crate::{sdk, unique};
+use crate::sdk;
+use quartz_testkit::unique_name;
 
 fn block(number: u64, byte: u8) -> BlockRef {
     BlockRef {
@@ -15,8 +16,8 @@ fn block(number: u64, byte: u8) -> BlockRef {
 async fn checkpoint() -> (Checkpoint, aws_sdk_ssm::Client, String) {
     let sdk = sdk(Moto::shared()).await;
     // A unique parameter per test: they share one moto.
-    let parameter = format!("/quartz/{}/last-processed-block", unique("t"));
-    let checkpoint = Checkpoint::new(&sdk, unique("monitor"), parameter.clone(), "11155111/0xabc");
+    let parameter = format!("/quartz/{}/last-processed-block", unique_name("t"));
+    let checkpoint = Checkpoint::new(&sdk, unique_name("monitor"), parameter.clone(), "11155111/0xabc");
     checkpoint.create_table().await.unwrap();
     (checkpoint, aws_sdk_ssm::Client::new(&sdk), parameter)
 }

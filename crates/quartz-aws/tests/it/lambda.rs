@@ -3,7 +3,6 @@
 //! smoke check) against moto's Lambda, with images mirrored by [`MirrorAvailability`] and the
 //! registry entries in DynamoDB.
 
-use std::process::Command;
 use std::sync::Arc;
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
@@ -25,26 +24,6 @@ fn lambda(moto: &Moto) -> aws_sdk_lambda::Client {
         .endpoint_url(moto.endpoint())
         .build();
     aws_sdk_lambda::Client::from_conf(config)
-}
-
-/// moto runs image functions in docker unless told otherwise; without docker its Lambda
-/// answers every invoke with the event it was given, which the smoke check accepts.
-fn without_docker(moto: &Moto) {
-    let status = Command::new("curl")
-        .args([
-            "-sf",
-            "-o",
-            "/dev/null",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-        ])
-        .args(["--data", r#"{"lambda": {"use_docker": false}}"#])
-        .arg(format!("{}/moto-api/config", moto.endpoint()))
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 async fn push(registry: &OciRegistry, tag: &str) -> PinnedImage {
@@ -70,7 +49,7 @@ fn release(set: OperatorSet, release_id: u64, image: &PinnedImage) -> Release {
 async fn the_factory_deploys_and_upgrades_a_function_on_lambda() {
     // Its own moto: the Lambda backend without docker is moto-wide.
     let moto = Moto::start();
-    without_docker(&moto);
+    moto.without_docker();
     let source = OciRegistry::start();
     let ecr = OciRegistry::start();
     let v1 = push(&source, "v1").await;

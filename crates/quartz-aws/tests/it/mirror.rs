@@ -211,7 +211,7 @@ async fn a_digest_the_source_does_not_have_is_not_mirrored() {
 async fn ecr_destination_creates_the_repository_once_and_uses_its_token() {
     let sdk = sdk(Moto::shared()).await;
     let ecr = aws_sdk_ecr::Client::new(&sdk);
-    let repository = crate::unique("quartz-performer");
+    let repository = quartz_testkit::unique_name("quartz-performer");
     let first = Destination::ecr(&ecr, &repository).await.unwrap();
     let second = Destination::ecr(&ecr, &repository).await.unwrap();
     assert_eq!(first.registry, "123456789012.dkr.ecr.us-east-1.amazonaws.com");

@@ -7,7 +7,8 @@ use quartz_core::{AvsAddress, FunctionName, OperatorSet, Sha256Digest};
 use quartz_store::WriteCondition;
 use quartz_testkit::Moto;
 
-use crate::{sdk, unique};
+use crate::sdk;
+use quartz_testkit::unique_name;
 
 const AVS_A: &str = "0x8e14db002737f89745bc98f987caeb18d0d47635";
 const AVS_B: &str = "0xa1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
@@ -42,8 +43,8 @@ fn update(set: &OperatorSet, release: Option<u64>) -> PerformerUpdate {
 async fn registry() -> (DynamoRegistry, aws_sdk_dynamodb::Client) {
     let sdk = sdk(Moto::shared()).await;
     let tables = RegistryTables {
-        performers: unique("performers"),
-        history: unique("history"),
+        performers: unique_name("performers"),
+        history: unique_name("history"),
     };
     let registry = DynamoRegistry::new(&sdk, tables);
     registry.create_tables().await.unwrap();

@@ -11,7 +11,8 @@ use quartz_testkit::{MOTO_ROLE_ARN, Moto};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::{sdk, unique};
+use crate::sdk;
+use quartz_testkit::unique_name;
 
 const AVS: &str = "0x00000000000000000000000000000000000000a5";
 
@@ -22,8 +23,8 @@ async fn the_registry_api_keeps_entries_in_dynamodb() {
     let dynamo = DynamoRegistry::new(
         &sdk,
         RegistryTables {
-            performers: unique("api-performers"),
-            history: unique("api-history"),
+            performers: unique_name("api-performers"),
+            history: unique_name("api-history"),
         },
     );
     dynamo.create_tables().await.unwrap();

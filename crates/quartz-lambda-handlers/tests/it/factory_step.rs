@@ -15,7 +15,8 @@ use quartz_oci::{BlobStore, Puller};
 use quartz_testkit::{MOTO_ROLE_ARN, Moto, OciRegistry};
 use serde_json::{Value, json};
 
-use crate::{sdk, unique, without_docker};
+use crate::sdk;
+use quartz_testkit::unique_name;
 
 async fn push(registry: &OciRegistry, tag: &str) -> PinnedImage {
     let image = quartz_oci::binary_image(format!("#!/bin/sh\necho {tag}\n").as_bytes(), &[]).unwrap();
@@ -63,8 +64,8 @@ async fn setup(moto: &Moto, source: &OciRegistry, ecr: &OciRegistry) -> Setup {
     let dynamo = DynamoRegistry::new(
         &sdk,
         RegistryTables {
-            performers: unique("step-performers"),
-            history: unique("step-history"),
+            performers: unique_name("step-performers"),
+            history: unique_name("step-history"),
         },
     );
     dynamo.create_tables().await.unwrap();
@@ -111,7 +112,7 @@ async fn run_workflow(handler: &FactoryStepHandler, context: Context) -> Value {
 #[tokio::test]
 async fn a_release_goes_through_every_step_and_ends_live_in_dynamodb_and_lambda() {
     let moto = Moto::start();
-    without_docker(&moto);
+    moto.without_docker();
     let source = OciRegistry::start();
     let ecr = OciRegistry::start();
     let v1 = push(&source, "v1").await;

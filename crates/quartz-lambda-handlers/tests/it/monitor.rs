@@ -19,7 +19,8 @@ use quartz_monitor::{Confirmations, Discover};
 use quartz_store::WriteCondition;
 use quartz_testkit::{Anvil, MOTO_ROLE_ARN, Moto};
 
-use crate::{sdk, unique};
+use crate::sdk;
+use quartz_testkit::unique_name;
 
 const STEP_FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:quartz-factory-step";
 
@@ -98,7 +99,7 @@ async fn published_releases_start_one_execution_each_and_the_checkpoint_follows(
     let definition = state_machine::definition(STEP_FUNCTION).unwrap();
     let arn = sfn
         .create_state_machine()
-        .name(unique("quartz-factory"))
+        .name(unique_name("quartz-factory"))
         .role_arn(MOTO_ROLE_ARN)
         .definition(definition.to_string())
         .send()
@@ -106,13 +107,13 @@ async fn published_releases_start_one_execution_each_and_the_checkpoint_follows(
         .unwrap()
         .state_machine_arn;
     let tables = RegistryTables {
-        performers: unique("monitor-performers"),
-        history: unique("monitor-history"),
+        performers: unique_name("monitor-performers"),
+        history: unique_name("monitor-history"),
     };
     let registry = DynamoRegistry::new(&sdk, tables.clone());
     registry.create_tables().await.unwrap();
-    let monitor_table = unique("monitor-state");
-    let parameter = format!("/quartz/{}/last-processed-block", unique("test"));
+    let monitor_table = unique_name("monitor-state");
+    let parameter = format!("/quartz/{}/last-processed-block", unique_name("test"));
     let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
     checkpoint.create_table().await.unwrap();
 
@@ -231,12 +232,12 @@ async fn a_run_is_bounded_by_its_deadline_and_its_block_budget_and_the_next_run_
     let moto = Moto::shared();
     let sdk = sdk(moto).await;
     let tables = RegistryTables {
-        performers: unique("late-performers"),
-        history: unique("late-history"),
+        performers: unique_name("late-performers"),
+        history: unique_name("late-history"),
     };
     DynamoRegistry::new(&sdk, tables.clone()).create_tables().await.unwrap();
-    let monitor_table = unique("late-state");
-    let parameter = format!("/quartz/{}/last-processed-block", unique("late"));
+    let monitor_table = unique_name("late-state");
+    let parameter = format!("/quartz/{}/last-processed-block", unique_name("late"));
     let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
     checkpoint.create_table().await.unwrap();
     let head = head(&url).await;
@@ -286,7 +287,7 @@ async fn a_reorg_under_the_checkpoint_rewinds_it_and_the_scan_goes_on_on_the_new
     let sfn = sfn(moto);
     let arn = sfn
         .create_state_machine()
-        .name(unique("quartz-factory-reorg"))
+        .name(unique_name("quartz-factory-reorg"))
         .role_arn(MOTO_ROLE_ARN)
         .definition(state_machine::definition(STEP_FUNCTION).unwrap().to_string())
         .send()
@@ -294,12 +295,12 @@ async fn a_reorg_under_the_checkpoint_rewinds_it_and_the_scan_goes_on_on_the_new
         .unwrap()
         .state_machine_arn;
     let tables = RegistryTables {
-        performers: unique("reorg-performers"),
-        history: unique("reorg-history"),
+        performers: unique_name("reorg-performers"),
+        history: unique_name("reorg-history"),
     };
     DynamoRegistry::new(&sdk, tables.clone()).create_tables().await.unwrap();
-    let monitor_table = unique("reorg-state");
-    let parameter = format!("/quartz/{}/last-processed-block", unique("reorg"));
+    let monitor_table = unique_name("reorg-state");
+    let parameter = format!("/quartz/{}/last-processed-block", unique_name("reorg"));
     let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
     checkpoint.create_table().await.unwrap();
     let fork_head = head(&url).await;

@@ -12,7 +12,8 @@ use quartz_store::Store;
 use quartz_testkit::{MOTO_ROLE_ARN, Moto};
 use serde_json::{Value, json};
 
-use crate::{sdk, unique};
+use crate::sdk;
+use quartz_testkit::unique_name;
 
 const AVS: &str = "0x00000000000000000000000000000000000000b7";
 
@@ -74,8 +75,8 @@ async fn proxy_events_reach_the_registry_routes_over_dynamodb() {
     let dynamo = DynamoRegistry::new(
         &sdk,
         RegistryTables {
-            performers: unique("api-performers"),
-            history: unique("api-history"),
+            performers: unique_name("api-performers"),
+            history: unique_name("api-history"),
         },
     );
     dynamo.create_tables().await.unwrap();

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::registry_api::proxy_event;
-use crate::{sdk, unique};
+use crate::sdk;
+use quartz_testkit::unique_name;
 
 const AVS: &str = "0x00000000000000000000000000000000000000c3";
 const FUNCTION: &str = "quartz-registry-api";
@@ -78,8 +79,8 @@ async fn the_built_binary_answers_proxy_events_through_the_runtime_api() {
     let moto = Moto::shared();
     let sdk = sdk(moto).await;
     let tables = RegistryTables {
-        performers: unique("bin-performers"),
-        history: unique("bin-history"),
+        performers: unique_name("bin-performers"),
+        history: unique_name("bin-history"),
     };
     let dynamo = DynamoRegistry::new(&sdk, tables.clone());
     dynamo.create_tables().await.unwrap();

@@ -83,7 +83,7 @@ class Quartz:
                                    {"Name": "live", "FunctionVersion": version["Version"]})
         assert status == 201, alias
         self.adapter = self.quartz("adapter", "adapter", "--listen", "127.0.0.1:0", "--avs-address", AVS,
-                                   "--operator-set-id", "0", "--lambda-endpoint", self.endpoint)
+                                   "--operator-set-id", "0", "--local-runtime", self.endpoint)
         self.adapter_url = self.adapter.wait_line(r"listening on (http://\S+)").group(1)
         wait_http(self.adapter_url, "/health")
 

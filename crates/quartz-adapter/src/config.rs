@@ -31,6 +31,10 @@ pub struct AdapterConfig {
     /// `LAMBDA_API_ENDPOINT`: invoke through API Gateway, `POST {base}/task`, instead of the
     /// Lambda API. Single-performer mode only: the gateway, not the adapter, picks the function.
     pub lambda_api_endpoint: Option<String>,
+    /// Quartz's own local runtime: its Lambda Invoke API over plain HTTP, without the SDK's
+    /// SigV4 signing and middleware, which the local runtime does not need and which cost more
+    /// than the rest of the hop. What `quartz up` uses; `lambda` is then not read.
+    pub local_runtime: Option<String>,
     /// The longest the functions may run (their configured timeout, at most 900). Invocations
     /// wait this long plus a margin for an answer.
     pub function_timeout_secs: u64,
@@ -50,6 +54,7 @@ impl Default for AdapterConfig {
             operator_set_id: None,
             lambda: LambdaClientConfig::default(),
             lambda_api_endpoint: None,
+            local_runtime: None,
             function_timeout_secs: MAX_FUNCTION_TIMEOUT_SECS,
             registry_refresh_ms: 5_000,
             health_cache_ms: 2_000,
@@ -71,7 +76,13 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     Lambda(LambdaClientConfig),
-    Gateway { task_url: String },
+    Gateway {
+        task_url: String,
+    },
+    /// Quartz's local runtime, at this base URL.
+    LocalRuntime {
+        endpoint: String,
+    },
 }
 
 /// A validated configuration.
@@ -145,8 +156,18 @@ impl AdapterConfig {
             }
             (None, None) => Mode::Registry,
         };
-        let backend = match &self.lambda_api_endpoint {
-            Some(base) => {
+        let backend = match (&self.lambda_api_endpoint, &self.local_runtime) {
+            (Some(_), Some(_)) => {
+                return Err(AdapterError::Unsupported(
+                    "adapter.local_runtime and adapter.lambda_api_endpoint (LAMBDA_API_ENDPOINT) both set: \
+                     tasks go either to the local runtime or through API Gateway"
+                        .into(),
+                ));
+            }
+            (None, Some(endpoint)) => Backend::LocalRuntime {
+                endpoint: http_url("adapter.local_runtime", endpoint)?,
+            },
+            (Some(base), None) => {
                 let base = http_url("adapter.lambda_api_endpoint (LAMBDA_API_ENDPOINT)", base)?;
                 if mode == Mode::Registry {
                     return Err(AdapterError::Unsupported(
@@ -159,7 +180,7 @@ impl AdapterConfig {
                     task_url: format!("{base}/task"),
                 }
             }
-            None => {
+            (None, None) => {
                 let mut lambda = self.lambda.clone();
                 if let Some(endpoint) = &lambda.endpoint {
                     lambda.endpoint = Some(http_url("lambda.endpoint", endpoint)?);
@@ -275,6 +296,33 @@ mod tests {
             ..AdapterConfig::default()
         };
         assert!(config.validate().unwrap_err().to_string().contains("single-performer"));
+    }
+
+    #[test]
+    fn local_runtime_is_a_url_and_excludes_the_gateway() {
+        let mut config = single(AVS, "1");
+        config.local_runtime = Some("http://127.0.0.1:9001/".into());
+        assert_eq!(
+            config.validate().unwrap().backend,
+            Backend::LocalRuntime {
+                endpoint: "http://127.0.0.1:9001".into()
+            }
+        );
+        config.local_runtime = Some("127.0.0.1:9001".into());
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("adapter.local_runtime")
+        );
+        config.local_runtime = Some("http://127.0.0.1:9001".into());
+        config.lambda_api_endpoint = Some("https://api.example".into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("local_runtime") && err.contains("lambda_api_endpoint"),
+            "{err}"
+        );
     }
 
     #[test]

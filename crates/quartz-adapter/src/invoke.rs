@@ -1,5 +1,7 @@
-//! Invoking the `live` alias: through the Lambda API (the official SDK client, retries off) or
-//! through API Gateway (`POST {base}/task`). An invocation that may have reached the function
+//! Invoking the `live` alias: through the Lambda API (the official SDK client, retries off),
+//! through API Gateway (`POST {base}/task`), or through Quartz's local runtime's Invoke API over
+//! plain HTTP (no SigV4: the local runtime does not check it, and signing cost more than the
+//! rest of the adapter's hop). An invocation that may have reached the function
 //! is never repeated; only throttling (429) is retried, with jittered backoff, within the task's
 //! deadline.
 
@@ -27,6 +29,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 pub enum Invoker {
     Lambda(Client),
     Gateway { http: reqwest::Client, task_url: String },
+    LocalRuntime { http: reqwest::Client, endpoint: String },
 }
 
 /// One attempt's failure: throttled (may be retried) or final.
@@ -91,6 +94,7 @@ impl Invoker {
         match self {
             Self::Lambda(client) => invoke_lambda(client, function, event).await,
             Self::Gateway { http, task_url } => invoke_gateway(http, task_url, event, deadline).await,
+            Self::LocalRuntime { http, endpoint } => invoke_local(http, endpoint, function, event, deadline).await,
         }
     }
 
@@ -108,6 +112,13 @@ impl Invoker {
                 (Self::Lambda(client), None) => client.list_functions().max_items(1).send().await.is_ok(),
                 // Any HTTP answer from the gateway means it is reachable.
                 (Self::Gateway { http, task_url }, _) => http.get(task_url).send().await.is_ok(),
+                (Self::LocalRuntime { http, endpoint }, function) => {
+                    let url = match function {
+                        Some(function) => format!("{endpoint}{FUNCTIONS}/{function}/aliases/{LIVE_ALIAS}"),
+                        None => format!("{endpoint}{FUNCTIONS}/?MaxItems=1"),
+                    };
+                    http.get(url).send().await.is_ok_and(|r| r.status().is_success())
+                }
             }
         };
         tokio::time::timeout(PROBE_TIMEOUT, probe).await.unwrap_or(false)
@@ -154,25 +165,11 @@ fn sdk_error(
     match err {
         SdkError::ServiceError(service) => {
             let err = service.into_err();
-            let code = err.code().unwrap_or("Unknown").to_string();
-            let message = err.message().unwrap_or_default().to_string();
-            match err {
-                InvokeError::TooManyRequestsException(_) => Attempt::Throttled(format!("{code}: {message}")),
-                InvokeError::RequestTooLargeException(_) => Attempt::Failed(TaskError::TooLarge(format!(
-                    "the Lambda API refused the event: {message}"
-                ))),
-                InvokeError::ResourceNotFoundException(_) => Attempt::Failed(TaskError::Unavailable(format!(
-                    "{target} does not exist on the function platform: {message}"
-                ))),
-                InvokeError::ResourceNotReadyException(_)
-                | InvokeError::ServiceException(_)
-                | InvokeError::ResourceConflictException(_) => Attempt::Failed(TaskError::Unavailable(format!(
-                    "{target} is not available: {code}: {message}"
-                ))),
-                _ => Attempt::Failed(TaskError::Upstream(format!(
-                    "the Lambda API refused to invoke {target}: {code}: {message}"
-                ))),
-            }
+            lambda_api_error(
+                &target,
+                err.code().unwrap_or("Unknown"),
+                err.message().unwrap_or_default(),
+            )
         }
         SdkError::TimeoutError(_) => Attempt::Failed(TaskError::Timeout {
             error_type: None,
@@ -187,6 +184,80 @@ fn sdk_error(
             DisplayErrorContext(&other)
         ))),
     }
+}
+
+/// An error answer of the Lambda API (`x-amzn-errortype` / the SDK's error code) as an attempt's
+/// outcome: the same for the SDK client and the local runtime's plain HTTP.
+fn lambda_api_error(target: &str, code: &str, message: &str) -> Attempt {
+    match code {
+        "TooManyRequestsException" => Attempt::Throttled(format!("{code}: {message}")),
+        "RequestTooLargeException" => Attempt::Failed(TaskError::TooLarge(format!(
+            "the Lambda API refused the event: {message}"
+        ))),
+        "ResourceNotFoundException" => Attempt::Failed(TaskError::Unavailable(format!(
+            "{target} does not exist on the function platform: {message}"
+        ))),
+        "ResourceNotReadyException" | "ServiceException" | "ResourceConflictException" => Attempt::Failed(
+            TaskError::Unavailable(format!("{target} is not available: {code}: {message}")),
+        ),
+        _ => Attempt::Failed(TaskError::Upstream(format!(
+            "the Lambda API refused to invoke {target}: {code}: {message}"
+        ))),
+    }
+}
+
+const FUNCTIONS: &str = "/2015-03-31/functions";
+
+async fn invoke_local(
+    http: &reqwest::Client,
+    endpoint: &str,
+    function: &FunctionName,
+    event: Bytes,
+    deadline: Instant,
+) -> Result<Value, Attempt> {
+    let target = format!("{function}:{LIVE_ALIAS}");
+    let url = format!("{endpoint}{FUNCTIONS}/{function}/invocations?Qualifier={LIVE_ALIAS}");
+    let transport = |e: reqwest::Error| {
+        Attempt::Failed(if e.is_timeout() {
+            TaskError::Timeout {
+                error_type: None,
+                message: format!("no answer from {target} within the read timeout"),
+            }
+        } else {
+            TaskError::Unavailable(format!("the local runtime could not be reached for {target}: {e}"))
+        })
+    };
+    let response = http
+        .post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .timeout(deadline.saturating_duration_since(Instant::now()))
+        .body(event)
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (error_type, function_error_kind) = (header("x-amzn-errortype"), header("x-amz-function-error"));
+    let body = response.bytes().await.map_err(transport)?;
+    if !status.is_success() {
+        let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let message = message
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| snippet(&body), str::to_string);
+        let code = error_type.unwrap_or_else(|| format!("HTTP {status}"));
+        return Err(lambda_api_error(&target, &code, &message));
+    }
+    if let Some(kind) = function_error_kind {
+        return Err(Attempt::Failed(function_error(&kind, &body)));
+    }
+    parse_result(&body).map_err(Attempt::Failed)
 }
 
 async fn invoke_gateway(http: &reqwest::Client, url: &str, event: Bytes, deadline: Instant) -> Result<Value, Attempt> {

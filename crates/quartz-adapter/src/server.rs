@@ -100,21 +100,27 @@ async fn build(settings: &Settings, deps: AdapterDeps) -> Result<Adapter, Adapte
             };
             Invoker::Lambda(invoke_client(&base, settings.read_timeout()))
         }
-        Backend::Gateway { task_url } => {
-            let http = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .build()
-                .map_err(|e| AdapterError::HttpClient {
-                    what: "API Gateway",
-                    reason: e.to_string(),
-                })?;
-            Invoker::Gateway {
-                http,
-                task_url: task_url.clone(),
-            }
-        }
+        Backend::Gateway { task_url } => Invoker::Gateway {
+            http: http_client("API Gateway")?,
+            task_url: task_url.clone(),
+        },
+        Backend::LocalRuntime { endpoint } => Invoker::LocalRuntime {
+            http: http_client("the local runtime")?,
+            endpoint: endpoint.clone(),
+        },
     };
     Ok(Adapter::new(settings, routing, invoker))
+}
+
+fn http_client(what: &'static str) -> Result<reqwest::Client, AdapterError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| AdapterError::HttpClient {
+            what,
+            reason: e.to_string(),
+        })
 }
 
 /// The HTTP routes (with the shared telemetry layers) and the gRPC services on one router.

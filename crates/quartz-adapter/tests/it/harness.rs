@@ -162,17 +162,30 @@ impl Env {
         }
     }
 
-    /// An adapter serving one operator set.
+    /// An adapter serving one operator set, invoking through the AWS SDK.
     pub async fn single(&self, set: OperatorSet) -> Adapter {
+        Adapter::start(self.single_config(set), AdapterDeps::default()).await
+    }
+
+    /// An adapter serving one operator set, invoking the local runtime over plain HTTP (as in
+    /// `quartz up`).
+    pub async fn single_local(&self, set: OperatorSet) -> Adapter {
         let config = AdapterConfig {
+            local_runtime: Some(self.endpoint()),
+            ..self.single_config(set)
+        };
+        Adapter::start(config, AdapterDeps::default()).await
+    }
+
+    fn single_config(&self, set: OperatorSet) -> AdapterConfig {
+        AdapterConfig {
             avs_address: Some(set.avs.to_string()),
             operator_set_id: Some(set.id.to_string()),
             lambda: self.lambda_config(),
             function_timeout_secs: 30,
             health_cache_ms: 0,
             ..AdapterConfig::default()
-        };
-        Adapter::start(config, AdapterDeps::default()).await
+        }
     }
 
     /// An adapter routing through the registry.

@@ -7,5 +7,6 @@ mod gateway;
 mod grpc;
 mod harness;
 mod http;
+mod local_runtime;
 mod routing;
 mod shutdown;

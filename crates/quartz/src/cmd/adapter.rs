@@ -29,6 +29,11 @@ pub struct Args {
     /// Lambda API endpoint [default: AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, else AWS].
     #[arg(long, env = "QUARTZ_LAMBDA_ENDPOINT", value_name = "URL")]
     lambda_endpoint: Option<String>,
+    /// Invoke Quartz's own local runtime (`quartz runtime`) at URL over plain HTTP, without the
+    /// AWS SDK's signing, as `quartz up` does.
+    #[arg(long, env = "QUARTZ_LOCAL_RUNTIME", value_name = "URL",
+          conflicts_with_all = ["lambda_endpoint", "lambda_api_endpoint"])]
+    local_runtime: Option<String>,
     /// AWS region of the Lambda API.
     #[arg(long, env = "AWS_REGION")]
     region: Option<String>,
@@ -69,6 +74,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         operator_set_id: args.operator_set_id.or(base.operator_set_id.clone()),
         lambda,
         lambda_api_endpoint: args.lambda_api_endpoint.or(base.lambda_api_endpoint.clone()),
+        local_runtime: args.local_runtime.or(base.local_runtime.clone()),
         function_timeout_secs: args.function_timeout_secs.unwrap_or(base.function_timeout_secs),
         shutdown_grace_secs: args.shutdown_grace_secs.unwrap_or(base.shutdown_grace_secs),
         ..base

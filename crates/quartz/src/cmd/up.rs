@@ -182,6 +182,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         operator_set_id: None,
         lambda: lambda.clone(),
         lambda_api_endpoint: None,
+        local_runtime: Some(runtime_url.clone()),
         ..file.adapter.clone()
     };
     let adapter_deps = AdapterDeps {

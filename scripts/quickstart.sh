@@ -118,7 +118,9 @@ insecure_registries = ["$registry_host"]
 EOF
 
 step "Start quartz up (monitor, factory, runtime, registry API, adapter) with $work/quartz.toml"
-quartz --config "$work/quartz.toml" up --registry-listen 127.0.0.1:0 --runtime-listen 127.0.0.1:0 \
+# The binary itself, not the `quartz` function: `$!` must be its pid, or cleanup's SIGTERM
+# would reach only a subshell and leave quartz up running.
+"$QUARTZ_BIN" --config "$work/quartz.toml" up --registry-listen 127.0.0.1:0 --runtime-listen 127.0.0.1:0 \
   --adapter-listen 127.0.0.1:0 >"$work/up.out" 2>"$work/up.err" & pids+=($!)
 up_pid=$!
 wait_until 60 "quartz up did not become ready" grep -q "quartz up: ready" "$work/up.out"

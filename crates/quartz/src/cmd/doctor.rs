@@ -94,7 +94,10 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     checks.push(clock(head));
     checks.push(sandbox(&file.runtime).await);
     checks.push(data_dir(&config::data_dir(global, &file)).await);
-    checks.extend(registries(&file.runtime.registry_policy(), &images).await);
+    // The list `quartz up` uses: [factory.registries] and [runtime] merged.
+    let mut policy = file.factory.registries.clone();
+    super::up::merge_registries(&mut policy, &file.runtime);
+    checks.extend(registries(&policy, &images).await);
     checks.push(lambda_endpoint(lambda.endpoint.as_deref()).await);
 
     let failed = checks.iter().any(|c| c.status == Verdict::Fail);
@@ -324,7 +327,7 @@ async fn registries(policy: &RegistryPolicy, images: &[PinnedImage]) -> Vec<Chec
                 Verdict::Fail,
                 e.to_string(),
                 Some(format!(
-                    "add \"{registry}\" to runtime.allowed_registries in quartz.toml (and to runtime.insecure_registries if it speaks plain HTTP)"
+                    "add \"{registry}\" to [factory.registries] allowed_registries in quartz.toml or pass `quartz up --allow-registry {registry}` (and insecure_registries / --insecure-registry if it speaks plain HTTP)"
                 )),
             ));
             continue;
@@ -340,14 +343,14 @@ async fn registries(policy: &RegistryPolicy, images: &[PinnedImage]) -> Vec<Chec
                 &name,
                 Verdict::Fail,
                 format!("{url} answers {status}, not an OCI registry"),
-                Some("check the registry host and port in runtime.allowed_registries".into()),
+                Some("check the registry host and port in allowed_registries".into()),
             ),
             Err(e) => check(
                 &name,
                 Verdict::Fail,
                 format!("{url}: {e}"),
                 Some(format!(
-                    "start the registry, or fix \"{registry}\" in runtime.allowed_registries / runtime.insecure_registries"
+                    "start the registry, or fix \"{registry}\" in allowed_registries / insecure_registries"
                 )),
             ),
         });
@@ -356,7 +359,7 @@ async fn registries(policy: &RegistryPolicy, images: &[PinnedImage]) -> Vec<Chec
         checks.push(check(
             "registries",
             Verdict::Skip,
-            "no registry configured (runtime.allowed_registries) and no --image given",
+            "no registry configured ([factory.registries] or [runtime] allowed_registries) and no --image given",
             None,
         ));
     }

@@ -129,12 +129,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
     for host in &args.insecure_registries {
         push_unique(&mut policy.insecure_registries, host);
     }
-    for host in &runtime.allowed_registries {
-        push_unique(&mut policy.allowed_registries, host);
-    }
-    for host in &runtime.insecure_registries {
-        push_unique(&mut policy.insecure_registries, host);
-    }
+    merge_registries(policy, &runtime);
     runtime.allowed_registries = policy.allowed_registries.clone();
     runtime.insecure_registries = policy.insecure_registries.clone();
     factory
@@ -275,6 +270,17 @@ async fn supervise(
             eprintln!("quartz up: stopped");
             Ok(())
         }
+    }
+}
+
+/// `[runtime]`'s registries added to `[factory.registries]`: one list serves both sides (and
+/// `quartz doctor` checks the same list).
+pub(crate) fn merge_registries(policy: &mut quartz_oci::RegistryPolicy, runtime: &quartz_runtime::RuntimeConfig) {
+    for host in &runtime.allowed_registries {
+        push_unique(&mut policy.allowed_registries, host);
+    }
+    for host in &runtime.insecure_registries {
+        push_unique(&mut policy.insecure_registries, host);
     }
 }
 

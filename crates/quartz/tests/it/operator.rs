@@ -664,8 +664,7 @@ fn doctor_passes_on_the_fork_and_names_the_fix_for_a_dead_rpc_or_a_wrong_contrac
             .to_string()
     };
     assert!(
-        line("registry 127.0.0.1").starts_with("FAIL")
-            && line("registry 127.0.0.1").contains("runtime.allowed_registries"),
+        line("registry 127.0.0.1").starts_with("FAIL") && line("registry 127.0.0.1").contains("--allow-registry"),
         "{stdout}"
     );
     assert!(
@@ -673,4 +672,38 @@ fn doctor_passes_on_the_fork_and_names_the_fix_for_a_dead_rpc_or_a_wrong_contrac
         "{stdout}"
     );
     assert!(line("release manager").starts_with("ok"), "{stdout}");
+
+    // Listed in [factory.registries], as `quartz up` reads it, the registry passes the policy;
+    // it still fails, now because nothing answers there.
+    let registry = image.split('/').next().unwrap();
+    let config = dir.path().join("quartz.toml");
+    std::fs::write(
+        &config,
+        format!("[factory.registries]\nallowed_registries = [\"{registry}\"]\n"),
+    )
+    .unwrap();
+    let (_, stdout, _) = run(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data_arg,
+            "doctor",
+            "--rpc-url",
+            &rpc,
+            "--release-manager",
+            RM,
+            "--image",
+            &image,
+        ],
+        dir.path(),
+    );
+    let registry_line = stdout
+        .lines()
+        .find(|l| l.contains("registry 127.0.0.1"))
+        .unwrap_or_else(|| panic!("no registry line in\n{stdout}"));
+    assert!(
+        registry_line.starts_with("FAIL") && registry_line.contains("start the registry"),
+        "{stdout}"
+    );
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use lambda_runtime::Error;
+use lambda_runtime::{Diagnostic, Error};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -45,13 +45,18 @@ impl State {
         }
     }
 
-    pub async fn handle(&self, event: Value, request_id: String) -> Result<Value, Error> {
+    /// A failed task reports `TaskFailed` as its error type: the default would be the Rust type
+    /// name of a boxed error, which says nothing to the caller.
+    pub async fn handle(&self, event: Value, request_id: String) -> Result<Value, Diagnostic> {
         let previous = self
             .previous_request
             .lock()
             .ok()
             .and_then(|mut p| p.replace(request_id));
-        self.answer(event, previous).await
+        self.answer(event, previous).await.map_err(|e| Diagnostic {
+            error_type: "TaskFailed".into(),
+            error_message: e.to_string(),
+        })
     }
 
     async fn answer(&self, event: Value, previous_request: Option<String>) -> Result<Value, Error> {

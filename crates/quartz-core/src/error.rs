@@ -2,7 +2,7 @@
 /// HTTP and CLI layers can pass them through unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
-    #[error("invalid AVS address {value:?}: {reason}")]
+    #[error("invalid address {value:?}: {reason}")]
     Address { value: String, reason: String },
     #[error("invalid operator set id {value:?}: expected an integer from 0 to 4294967295")]
     OperatorSetId { value: String },

@@ -37,6 +37,7 @@ pub fn layered(router: Router, service: ServiceName, timeout: Duration) -> Route
     router
         .layer(middleware::from_fn(move |req, next| record_metrics(service, req, next)))
         .layer(middleware::from_fn(move |req, next| time_limit(timeout, req, next)))
+        .layer(middleware::from_fn(json_for_bare_errors))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -46,6 +47,34 @@ pub fn layered(router: Router, service: ServiceName, timeout: Duration) -> Route
                     json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
                 })),
         )
+}
+
+/// Errors the framework answers without a body (405 for a known path with another method, for
+/// one) get a JSON `error` like every other error; the `Allow` header is kept.
+async fn json_for_bare_errors(request: Request<Body>, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let message = match allow.as_ref().and_then(|v| v.to_str().ok()) {
+        Some(allowed) => format!("{method} is not allowed on {path}; use {allowed}"),
+        // axum adds `Allow` after this layer; the client still gets it.
+        None if status == StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{method} is not allowed on {path}; see the Allow header")
+        }
+        None => format!("{reason}: {method} {path}"),
+    };
+    let mut json = json_error(status, message);
+    if let Some(allow) = allow {
+        json.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    json
 }
 
 /// The server, not the client, was too slow: 503 with a JSON body (408 would blame the client).

@@ -57,6 +57,18 @@ async fn perform_compute_returns_sum_and_product_and_errors_keep_their_message()
     // Health and metrics.
     let health = adapter.http.get(adapter.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    // The wrong method gets a JSON error that names the right one.
+    let wrong = adapter.http.get(adapter.url("/perform")).send().await.unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(wrong.headers()["allow"], "POST");
+    let wrong: serde_json::Value = wrong.json().await.unwrap();
+    assert!(
+        wrong["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("GET is not allowed on /perform"),
+        "{wrong}"
+    );
     let metrics = adapter
         .http
         .get(adapter.url("/metrics"))
@@ -100,7 +112,7 @@ async fn bad_requests_get_specific_400s_and_oversized_payloads_413_before_any_in
         ),
         (
             br#"{"avsAddress":"0x1234","taskId":"t","payload":{}}"#.to_vec(),
-            "avsAddress: invalid AVS address",
+            "avsAddress: invalid address",
         ),
         (
             format!(r#"{{"avsAddress":"{AVS_A}","taskId":"t","payload":{{}},"operatorSetId":true}}"#).into_bytes(),

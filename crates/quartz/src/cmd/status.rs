@@ -45,6 +45,8 @@ struct MonitorLine {
     checkpoint_block: u64,
     /// The live head when the RPC answered for this chain, else the head at the monitor's last poll.
     head_block: Option<u64>,
+    /// Whether `head_block` was read now (`true`) or is the one the monitor saw at `polled_at`.
+    head_is_live: bool,
     /// Blocks between the head and the checkpoint (confirmations included).
     lag_blocks: Option<u64>,
     polled_at: Option<String>,
@@ -116,15 +118,14 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
             .chains
             .iter()
             .map(|c| {
-                let head = chain
-                    .filter(|h| h.chain_id == c.chain_id)
-                    .map(|h| h.number)
-                    .or(c.head_block);
+                let live = chain.filter(|h| h.chain_id == c.chain_id).map(|h| h.number);
+                let head = live.or(c.head_block);
                 MonitorLine {
                     chain_id: c.chain_id,
                     release_manager: c.release_manager.to_string(),
                     checkpoint_block: c.checkpoint.number,
                     head_block: head,
+                    head_is_live: live.is_some(),
                     lag_blocks: head.map(|h| h.saturating_sub(c.checkpoint.number)),
                     polled_at: c.polled_at.clone(),
                     unresolved_logs: c.unresolved_count,
@@ -172,17 +173,28 @@ fn print_table(s: &Status) {
     if s.monitor.is_empty() {
         println!("(the monitor has not run on this data dir)");
     }
+    let mut stale = None;
     for m in &s.monitor {
         let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        // A head the monitor saw earlier is marked, with when, so it is not read as now.
+        let mark = if m.head_is_live || m.head_block.is_none() {
+            ""
+        } else {
+            stale = Some(m.polled_at.clone().unwrap_or_else(|| "an unknown time".into()));
+            "*"
+        };
         println!(
             "{:<10} {:<44} {:>12} {:>12} {:>8} {:>10}",
             m.chain_id,
             m.release_manager,
             m.checkpoint_block,
-            opt(m.head_block),
-            opt(m.lag_blocks),
+            format!("{}{mark}", opt(m.head_block)),
+            format!("{}{mark}", opt(m.lag_blocks)),
             m.unresolved_logs
         );
+    }
+    if let Some(at) = stale {
+        println!("* as the monitor saw it at its last poll ({at}): the RPC did not answer now");
     }
     let outbox: Vec<String> = s.outbox.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!();

@@ -538,6 +538,7 @@ fn status_shows_the_head_the_monitor_checkpoint_and_the_lag_while_the_monitor_ru
     let checkpoint = monitor["checkpointBlock"].as_u64().unwrap();
     assert!(checkpoint >= head - 100 && checkpoint <= chain_head, "{status}");
     assert_eq!(monitor["headBlock"].as_u64().unwrap(), chain_head, "{status}");
+    assert_eq!(monitor["headIsLive"], true, "{status}");
     assert_eq!(
         monitor["lagBlocks"].as_u64().unwrap(),
         chain_head - checkpoint,
@@ -573,6 +574,10 @@ fn status_shows_the_head_the_monitor_checkpoint_and_the_lag_while_the_monitor_ru
         status["monitor"][0]["checkpointBlock"].as_u64().unwrap() >= checkpoint,
         "{status}"
     );
+    // The head shown then is the monitor's last one, and says so.
+    assert_eq!(status["monitor"][0]["headIsLive"], false, "{status}");
+    let (_, stdout, _) = run(&["--data-dir", data_arg, "status", "--rpc-url", &closed], dir.path());
+    assert!(stdout.contains("* as the monitor saw it at its last poll"), "{stdout}");
 }
 
 fn doctor(args: &[&str], dir: &Path) -> (bool, Value) {

@@ -28,8 +28,16 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub enum Invoker {
     Lambda(Client),
-    Gateway { http: reqwest::Client, task_url: String },
-    LocalRuntime { http: reqwest::Client, endpoint: String },
+    Gateway {
+        http: reqwest::Client,
+        task_url: String,
+    },
+    LocalRuntime {
+        http: reqwest::Client,
+        endpoint: String,
+    },
+    /// The runtime of this process (`quartz up`): no HTTP at all.
+    InProcess(quartz_runtime::LocalInvoker),
 }
 
 /// One attempt's failure: throttled (may be retried) or final.
@@ -95,6 +103,7 @@ impl Invoker {
             Self::Lambda(client) => invoke_lambda(client, function, event).await,
             Self::Gateway { http, task_url } => invoke_gateway(http, task_url, event, deadline).await,
             Self::LocalRuntime { http, endpoint } => invoke_local(http, endpoint, function, event, deadline).await,
+            Self::InProcess(runtime) => invoke_in_process(runtime, function, event).await,
         }
     }
 
@@ -112,6 +121,10 @@ impl Invoker {
                 (Self::Lambda(client), None) => client.list_functions().max_items(1).send().await.is_ok(),
                 // Any HTTP answer from the gateway means it is reachable.
                 (Self::Gateway { http, task_url }, _) => http.get(task_url).send().await.is_ok(),
+                (Self::InProcess(runtime), Some(function)) => {
+                    runtime.resolves(function.as_str(), Some(LIVE_ALIAS)).await
+                }
+                (Self::InProcess(_), None) => true,
                 (Self::LocalRuntime { http, endpoint }, function) => {
                     let url = match function {
                         Some(function) => format!("{endpoint}{FUNCTIONS}/{function}/aliases/{LIVE_ALIAS}"),
@@ -258,6 +271,22 @@ async fn invoke_local(
         return Err(Attempt::Failed(function_error(&kind, &body)));
     }
     parse_result(&body).map_err(Attempt::Failed)
+}
+
+async fn invoke_in_process(
+    runtime: &quartz_runtime::LocalInvoker,
+    function: &FunctionName,
+    event: Bytes,
+) -> Result<Value, Attempt> {
+    let target = format!("{function}:{LIVE_ALIAS}");
+    let invocation = runtime
+        .invoke(function.as_str(), Some(LIVE_ALIAS), event)
+        .await
+        .map_err(|e| lambda_api_error(&target, e.kind.name(), &e.message))?;
+    if let Some(kind) = invocation.function_error {
+        return Err(Attempt::Failed(function_error(kind, &invocation.body)));
+    }
+    parse_result(&invocation.body).map_err(Attempt::Failed)
 }
 
 async fn invoke_gateway(http: &reqwest::Client, url: &str, event: Bytes, deadline: Instant) -> Result<Value, Attempt> {

@@ -38,6 +38,9 @@ pub struct AdapterDeps {
     /// `AdapterConfig::lambda` when absent. The adapter invokes with its own copy (no SDK
     /// retries, read timeout above the function timeout).
     pub lambda: Option<aws_sdk_lambda::Client>,
+    /// The runtime in this process (`quartz up`): tasks are invoked on it directly, with no
+    /// HTTP hop; it takes precedence over the configured backend.
+    pub local_runtime: Option<quartz_runtime::LocalInvoker>,
 }
 
 /// Serves the adapter on `listener` until `shutdown` is cancelled, then stops accepting and
@@ -92,19 +95,20 @@ async fn build(settings: &Settings, deps: AdapterDeps) -> Result<Adapter, Adapte
             settings.registry_refresh,
         )),
     };
-    let invoker = match &settings.backend {
-        Backend::Lambda(lambda) => {
+    let invoker = match (&settings.backend, deps.local_runtime) {
+        (_, Some(local)) => Invoker::InProcess(local),
+        (Backend::Lambda(lambda), None) => {
             let base = match deps.lambda {
                 Some(client) => client,
                 None => quartz_lambda_client::build_client(lambda, settings.read_timeout()).await,
             };
             Invoker::Lambda(invoke_client(&base, settings.read_timeout()))
         }
-        Backend::Gateway { task_url } => Invoker::Gateway {
+        (Backend::Gateway { task_url }, None) => Invoker::Gateway {
             http: http_client("API Gateway")?,
             task_url: task_url.clone(),
         },
-        Backend::LocalRuntime { endpoint } => Invoker::LocalRuntime {
+        (Backend::LocalRuntime { endpoint }, None) => Invoker::LocalRuntime {
             http: http_client("the local runtime")?,
             endpoint: endpoint.clone(),
         },

@@ -81,18 +81,7 @@ pub async fn invoke(
     let tail = header("x-amz-log-type").as_deref() == Some("Tail");
     let client_context = header("x-amz-client-context");
 
-    let record = state.get(&name).await?;
-    let resolved = record.resolve(qualifier.as_deref(), &state.arns)?;
-    if resolved.version == LATEST && record.state != FnState::Active {
-        return Err(ApiError::conflict(format!(
-            "The operation cannot be performed at this time. The function is currently in the following state: {:?}",
-            record.state
-        )));
-    }
-    let invoked_arn = match &qualifier {
-        Some(q) => state.arns.qualified(&name, q),
-        None => state.arns.function(&name),
-    };
+    let (record, resolved, invoked_arn) = target(&state, &name, qualifier.as_deref()).await?;
     match invocation_type.as_str() {
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
         "Event" => {
@@ -126,6 +115,83 @@ pub async fn invoke(
             }
             Ok(response)
         }
+    }
+}
+
+/// The function and version an invocation of `name[:qualifier]` runs, and the ARN it names.
+async fn target(
+    state: &SharedState,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<(FunctionRecord, Resolved, String), ApiError> {
+    let record = state.get(name).await?;
+    let resolved = record.resolve(qualifier, &state.arns)?;
+    if resolved.version == LATEST && record.state != FnState::Active {
+        return Err(ApiError::conflict(format!(
+            "The operation cannot be performed at this time. The function is currently in the following state: {:?}",
+            record.state
+        )));
+    }
+    let invoked_arn = match qualifier {
+        Some(q) => state.arns.qualified(name, q),
+        None => state.arns.function(name),
+    };
+    Ok((record, resolved, invoked_arn))
+}
+
+/// A synchronous invocation's answer, for callers in the same process (`quartz up`'s adapter).
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub body: Bytes,
+    /// `Unhandled` when the function failed (the body is then Lambda's error document).
+    pub function_error: Option<&'static str>,
+    pub version: String,
+}
+
+/// Invokes functions of a running runtime from the same process, with the Invoke API's
+/// semantics (validation, limits, queueing, throttling, errors) but no HTTP in between.
+#[derive(Clone)]
+pub struct LocalInvoker {
+    pub(crate) state: SharedState,
+}
+
+impl LocalInvoker {
+    /// `RequestResponse` Invoke of `function` at `qualifier`.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        payload: Bytes,
+    ) -> Result<Invocation, ApiError> {
+        validate_name(function)?;
+        if let Some(q) = qualifier {
+            validate_qualifier(q)?;
+        }
+        if payload.len() > MAX_SYNC_REQUEST {
+            return Err(ApiError::new(
+                ErrorType::RequestTooLarge,
+                format!("Request must be smaller than {MAX_SYNC_REQUEST} bytes for the InvokeFunction operation"),
+            ));
+        }
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+            return Err(ApiError::new(
+                ErrorType::InvalidRequestContent,
+                format!("Could not parse request body into json: {e}"),
+            ));
+        }
+        let (record, resolved, invoked_arn) = target(&self.state, function, qualifier).await?;
+        let wait = Duration::from_millis(self.state.config.queue_wait_ms);
+        let invoked = run(&self.state, &record, resolved, payload, invoked_arn, None, wait).await?;
+        Ok(Invocation {
+            body: invoked.body,
+            function_error: invoked.function_error,
+            version: invoked.version,
+        })
+    }
+
+    /// Whether `function:qualifier` exists and could be invoked now.
+    pub async fn resolves(&self, function: &str, qualifier: Option<&str>) -> bool {
+        validate_name(function).is_ok() && target(&self.state, function, qualifier).await.is_ok()
     }
 }
 

@@ -23,6 +23,7 @@ mod state;
 
 pub use config::RuntimeConfig;
 pub use error::{ApiError, ErrorType, RuntimeError};
+pub use invoke::{Invocation, LocalInvoker};
 pub use logs::copy_logs;
 pub use server::{RuntimeHandle, serve};
 

@@ -35,9 +35,17 @@ pub struct RuntimeHandle {
     pub addr: SocketAddr,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), RuntimeError>>,
+    state: SharedState,
 }
 
 impl RuntimeHandle {
+    /// Invokes this runtime's functions from the same process, without HTTP.
+    pub fn local_invoker(&self) -> crate::invoke::LocalInvoker {
+        crate::invoke::LocalInvoker {
+            state: self.state.clone(),
+        }
+    }
+
     /// The endpoint URL to give the AWS SDK (`endpoint_url`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
@@ -106,6 +114,7 @@ pub async fn serve(
     let reaper = tokio::spawn(reap(state.clone()));
     let app = router(state.clone());
     let stop = shutdown.clone();
+    let handle_state = state.clone();
     let task = tokio::spawn(async move {
         tracing::info!(target: "quartz::runtime", %addr, "Lambda API listening");
         let served = axum::serve(listener.tap_io(nodelay), app)
@@ -115,7 +124,12 @@ pub async fn serve(
         state.pools.clear();
         served.map_err(RuntimeError::Serve)
     });
-    Ok(RuntimeHandle { addr, shutdown, task })
+    Ok(RuntimeHandle {
+        addr,
+        shutdown,
+        task,
+        state: handle_state,
+    })
 }
 
 /// Sends small replies at once: with Nagle, a reply written in two parts waits for the peer's

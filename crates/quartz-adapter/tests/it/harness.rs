@@ -177,6 +177,16 @@ impl Env {
         Adapter::start(config, AdapterDeps::default()).await
     }
 
+    /// An adapter serving one operator set, invoking the runtime of this process directly (as
+    /// `quartz up` does).
+    pub async fn single_in_process(&self, set: OperatorSet) -> Adapter {
+        let deps = AdapterDeps {
+            local_runtime: Some(self.runtime.as_ref().unwrap().local_invoker()),
+            ..AdapterDeps::default()
+        };
+        Adapter::start(self.single_config(set), deps).await
+    }
+
     fn single_config(&self, set: OperatorSet) -> AdapterConfig {
         AdapterConfig {
             avs_address: Some(set.avs.to_string()),
@@ -200,6 +210,7 @@ impl Env {
         let deps = AdapterDeps {
             store: Some(self.store.clone()),
             lambda: None,
+            local_runtime: None,
         };
         Adapter::start(config, deps).await
     }

@@ -1,6 +1,6 @@
-//! The adapter's plain-HTTP backend for Quartz's local runtime (what `quartz up` uses) answers
-//! every outcome as the AWS SDK backend does: results, function errors, timeouts, a missing
-//! function, health, throttling.
+//! The adapter's backends for Quartz's local runtime — plain HTTP (`quartz adapter
+//! --local-runtime`) and in-process (`quartz up`) — answer every outcome as the AWS SDK backend
+//! does: results, function errors, timeouts, a missing function, health, throttling.
 
 use quartz_core::FunctionName;
 use serde_json::{Value, json};
@@ -30,11 +30,12 @@ async fn health(adapter: &Adapter) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_local_runtime_backend_answers_as_the_sdk_backend_does() {
+async fn the_local_runtime_backends_answer_as_the_sdk_backend_does() {
     let env = Env::start_with(|c| c.queue_wait_ms = 50).await;
     let target = set(AVS_A, 0);
     env.deploy(target, 2).await;
     let (sdk, local) = (env.single(target).await, env.single_local(target).await);
+    let in_process = env.single_in_process(target).await;
 
     let cases = [
         json!({"operation": "compute", "params": {"a": 5, "b": 3}}),
@@ -45,24 +46,31 @@ async fn the_local_runtime_backend_answers_as_the_sdk_backend_does() {
     let mut statuses = Vec::new();
     for payload in cases {
         let body = perform_body(AVS_A, payload);
-        let (by_sdk, by_local) = tokio::join!(sdk.perform(&body), local.perform(&body));
-        let (by_sdk, by_local) = (seen(by_sdk), seen(by_local));
+        let (by_sdk, by_local, by_in_process) =
+            tokio::join!(sdk.perform(&body), local.perform(&body), in_process.perform(&body));
+        let (by_sdk, by_local, by_in_process) = (seen(by_sdk), seen(by_local), seen(by_in_process));
         assert_eq!(by_local, by_sdk, "for {body}");
+        assert_eq!(by_in_process, by_sdk, "for {body}");
         statuses.push(by_local.0);
     }
     // Not one outcome four times: a result, a function error, a platform timeout.
     assert_eq!(statuses, [200, 200, 502, 504]);
-    assert_eq!(
-        (health(&sdk).await, health(&local).await),
-        (json!("SERVING"), json!("SERVING"))
-    );
+    for adapter in [&sdk, &local, &in_process] {
+        assert_eq!(health(adapter).await, "SERVING");
+    }
 
-    // An operator set with no function: 503 from both, naming it.
+    // An operator set with no function: 503 from each, naming it.
     let missing = set(AVS_B, 7);
     let (sdk_missing, local_missing) = (env.single(missing).await, env.single_local(missing).await);
+    let in_process_missing = env.single_in_process(missing).await;
     let body = perform_body(AVS_B, json!({"operation": "compute", "params": {"a": 1, "b": 1}}));
-    let (by_sdk, by_local) = tokio::join!(sdk_missing.perform(&body), local_missing.perform(&body));
+    let (by_sdk, by_local, by_in_process) = tokio::join!(
+        sdk_missing.perform(&body),
+        local_missing.perform(&body),
+        in_process_missing.perform(&body)
+    );
     assert_eq!(by_local, by_sdk);
+    assert_eq!(by_in_process, by_sdk);
     assert_eq!(by_local.0, 503, "{}", by_local.1);
     let name = FunctionName::for_operator_set(&missing);
     let error = by_local.1["error"].as_str().unwrap();
@@ -70,8 +78,9 @@ async fn the_local_runtime_backend_answers_as_the_sdk_backend_does() {
         error.contains(name.as_str()) && error.contains("does not exist"),
         "{error}"
     );
-    assert_eq!(health(&local_missing).await, "NOT_SERVING");
-    assert_eq!(health(&sdk_missing).await, health(&local_missing).await);
+    for adapter in [&sdk_missing, &local_missing, &in_process_missing] {
+        assert_eq!(health(adapter).await, "NOT_SERVING");
+    }
 
     // Reserved concurrency 0: every invoke is throttled (429), retried until the caller's
     // deadline, then refused; never a function error.
@@ -83,11 +92,13 @@ async fn the_local_runtime_backend_answers_as_the_sdk_backend_does() {
         .await
         .unwrap();
     let execute = json!({"method": "ExecuteTask", "taskIdB64": b64(b"t"), "payloadB64": b64(b"{}"), "timeout": 1.0});
-    let out = local.grpc(execute).await;
-    assert!(
-        matches!(out["code"].as_str(), Some("UNAVAILABLE" | "DEADLINE_EXCEEDED")),
-        "{out}"
-    );
+    for adapter in [&local, &in_process] {
+        let out = adapter.grpc(execute.clone()).await;
+        assert!(
+            matches!(out["code"].as_str(), Some("UNAVAILABLE" | "DEADLINE_EXCEEDED")),
+            "{out}"
+        );
+    }
     let metrics = local
         .http
         .get(local.url("/metrics"))

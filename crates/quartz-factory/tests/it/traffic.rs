@@ -45,6 +45,7 @@ async fn release_2_flips_live_under_continuous_traffic_through_the_adapter_witho
     let deps = AdapterDeps {
         store: None,
         lambda: Some(env.lambda.clone()),
+        local_runtime: None,
     };
     tokio::spawn(quartz_adapter::serve(config, deps, listener, shutdown.clone()));
 

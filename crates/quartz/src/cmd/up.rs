@@ -160,6 +160,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         region: file.lambda.region.clone().unwrap_or_else(|| "us-east-1".into()),
     };
     let runtime_url = runtime_handle.endpoint();
+    // The adapter invokes the runtime in this process directly: no HTTP hop on the task path.
+    let local_runtime = runtime_handle.local_invoker();
 
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
     tasks.spawn(async move { ("runtime", runtime_handle.wait().await.map_err(Into::into)) });
@@ -177,12 +179,13 @@ pub async fn run(global: &GlobalArgs, args: Args) -> anyhow::Result<()> {
         operator_set_id: None,
         lambda: lambda.clone(),
         lambda_api_endpoint: None,
-        local_runtime: Some(runtime_url.clone()),
+        local_runtime: None,
         ..file.adapter.clone()
     };
     let adapter_deps = AdapterDeps {
         store: Some(store.clone()),
         lambda: None,
+        local_runtime: Some(local_runtime),
     };
     let stop = shutdown.clone();
     tasks.spawn(async move {

@@ -151,7 +151,10 @@ def function_rss(system, name, invoke_url, log, invokes=100_000):
     (Quartz runs one instance at c=1; cargo lambda watch starts --concurrency processes and the
     sum over them is reported). In a Quartz image the binary is `bootstrap`."""
     request(*invoke_url, EVENT_SMALL)
-    pids = find_processes(system.function_pid(), ("bootstrap", "performer"))
+    # Only this function's processes: the runtime also holds the other measures' instances.
+    function = invoke_url[2].split("/functions/")[1].split("/")[0]
+    pids = [p for p in find_processes(system.function_pid(), ("bootstrap", "performer"))
+            if function_of(p) in (function, None)]
     if not pids:
         log(f"  {name}: function process not found")
         return None
@@ -164,6 +167,17 @@ def function_rss(system, name, invoke_url, log, invokes=100_000):
     result["bytes_per_invoke"] = (result["after_kb"] - before) * 1024 / done
     log(f"  {name} function RSS: " + fmt(result))
     return result
+
+
+def function_of(pid):
+    """AWS_LAMBDA_FUNCTION_NAME of a function process (both runtimes set it), if readable."""
+    try:
+        for entry in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
+            if entry.startswith(b"AWS_LAMBDA_FUNCTION_NAME="):
+                return entry.split(b"=", 1)[1].decode()
+    except OSError:
+        pass
+    return None
 
 
 def fmt(value):

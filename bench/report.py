@@ -119,6 +119,9 @@ def write(run):
     if run.get("not_measured"):
         lines += ["", "## Not measured in this run", "", "| what | why |", "| --- | --- |"]
         lines += [f"| {k} | {str(v).splitlines()[0] if str(v) else ''} |" for k, v in run["not_measured"].items()]
+    analysis = ROOT / "bench/analysis.md"
+    if analysis.exists():  # hand-written: the profiles of the misses (bench/profile.py)
+        lines += ["", analysis.read_text().rstrip()]
     lines += ["", MARK + json.dumps(run, sort_keys=True) + " -->", ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
 

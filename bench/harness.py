@@ -95,6 +95,7 @@ def main():
             try:
                 up = pipeline.run_up(log, "memory" in only)
                 r["release_to_live"] = {k: up[k] for k in ("first_release_seconds", "seconds", "each_seconds")}
+                r["task_up"] = up["task"]
                 if "memory" in only:
                     r["memory"] = {k: v for k, v in up.items() if "rss" in k}
             except Exception as error:  # a failure here must not lose the other measures

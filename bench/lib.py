@@ -152,18 +152,36 @@ def varint(n):
             return out
 
 
-def h2load_grpc(base, concurrency, seconds, payload: bytes):
-    """gRPC ExecuteTask load with h2load (one stream per connection), from its per-request log."""
+def grpc_ok_count(base):
+    """The adapter's count of gRPC tasks that succeeded, from its /metrics."""
+    _, _, text = request(base, "GET", "/metrics")
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("quartz_adapter_tasks_total{") and 'protocol="grpc"' in line
+               and 'outcome="ok"' in line)
+
+
+def h2load_grpc(base, concurrency, seconds, payload: bytes, metadata=()):
+    """gRPC ExecuteTask load with h2load (one stream per connection), from its per-request log.
+    h2load sees HTTP status only, and gRPC errors travel in trailers with status 200, so the
+    adapter's own count of successful gRPC tasks must grow by every request h2load made."""
     data = SCRATCH / "grpc.bin"
     data.write_bytes(grpc_frame(b"bench-task", payload))
     log = SCRATCH / "h2load.log"
+    log.unlink(missing_ok=True)  # h2load appends to it
     url = base + "/eigenlayer.hourglass.v1.performer.PerformerService/ExecuteTask"
+    extra = [arg for key, value in metadata for arg in ("-H", f"{key}: {value}")]
+    ok_before = grpc_ok_count(base)
     out = subprocess.run(["h2load", "-c", str(concurrency), "-m", "1", "-t", str(min(concurrency, 2)),
                           "-D", str(seconds), "--warm-up-time", "1", "-d", str(data),
-                          "-H", "content-type: application/grpc", "-H", "te: trailers",
+                          "-H", "content-type: application/grpc", "-H", "te: trailers", *extra,
                           "--log-file", str(log), url], capture_output=True, text=True, check=True).stdout
-    if not re.search(r"(\d+) succeeded, 0 failed, 0 errored", out):
+    done = re.search(r"(\d+) succeeded, 0 failed, 0 errored", out)
+    if not done:
         raise RuntimeError(f"h2load reported failures:\n{out}")
+    ok = grpc_ok_count(base) - ok_before
+    if ok < int(done.group(1)):
+        raise RuntimeError(f"h2load sent {done.group(1)} gRPC tasks, the adapter counts {ok:.0f} successful")
     rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
     lat = sorted(int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines() if line)
     return {"rps": rps, "p50": pct(lat, 50), "p99": pct(lat, 99)}

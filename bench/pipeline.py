@@ -8,7 +8,8 @@ import subprocess
 import time
 import urllib.request
 
-from lib import PERFORMER, QUARTZ, ROOT, SCRATCH, Proc, free_port, hwm_kb, request, rss_kb, wait_http, wrk
+import measures
+from lib import PERFORMER, QUARTZ, ROOT, SCRATCH, Proc, free_port, h2load_grpc, hwm_kb, request, rss_kb, wait_http, wrk
 
 RELEASE_MANAGER = "0x59c8D715DCa616e032B744a753C017c9f3E16bf4"
 AVS = "0xa11ce00000000000000000000000000000000b01"
@@ -83,6 +84,7 @@ class Up:
         self.proc.wait_line(r"quartz up: ready", timeout=120)
         self.registry = self.proc.wait_line(r"registry API\s+(http://\S+)/performers").group(1)
         self.adapter = self.proc.wait_line(r"tasks \(HTTP\)\s+(http://\S+)/perform").group(1)
+        self.lambda_api = self.proc.wait_line(r"Lambda API\s+(http://\S+)").group(1)
         self.pid = self.proc.p.pid
 
     def task_version(self):
@@ -122,12 +124,25 @@ def run_up(log, measure_memory):
     result["first_release_seconds"] = first
     result["seconds"] = statistics.median(lags)
     result["each_seconds"] = ", ".join(f"{x:.2f}" for x in lags)
+    # The task path as `quartz up` serves it (the adapter invokes the runtime in-process),
+    # against invoking the same `live` alias on its Lambda API in the same rounds.
+    payload = {"operation": "compute", "params": {"a": 1, "b": 2}}
+    perform = {"avsAddress": AVS, "operatorSetId": 0, "taskId": "bench", "payload": payload}
+    event = {"avsAddress": AVS, "operatorSetId": 0, "taskId": "bench", "payload": payload}
+    live = f"{up.lambda_api}/2015-03-31/functions/avs-{AVS}-opset-0-performer/invocations?Qualifier=live"
+    task = {}
+    for c in measures.CONCURRENCY:
+        task[c] = measures.alternate({
+            "direct": lambda: wrk(live, c, measures.SECONDS, event),
+            "http": lambda: wrk(up.adapter + "/perform", c, measures.SECONDS, perform),
+            "grpc": lambda: h2load_grpc(up.adapter, c, measures.SECONDS, json.dumps(payload).encode(),
+                                        metadata=(("x-quartz-avs-address", AVS), ("x-quartz-operator-set-id", "0"))),
+        })
+        log(f"  quartz up task path c={c}: " + measures.fmt(task[c]))
+    result["task"] = task
     if measure_memory:
-        perform = {"avsAddress": AVS, "operatorSetId": 0, "taskId": "bench",
-                   "payload": {"operation": "compute", "params": {"a": 1, "b": 2}}}
-        for c in (16, 64):
-            wrk(up.adapter + "/perform", c, 5, perform)
         result["under_load_rss_mb"] = rss_kb(up.pid) / 1024
         result["peak_rss_mb"] = hwm_kb(up.pid) / 1024
-    log("  quartz up: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+    log("  quartz up: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                   for k, v in result.items() if k != "task"))
     return result

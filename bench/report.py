@@ -79,8 +79,7 @@ def write(run):
         "# Benchmarks",
         "",
         f"Written by `bench/run.sh` on {run['date']}: **nproc = {run['nproc']}**, load average at start "
-        f"{run['loadavg']} (other builds {'were' if float(run['loadavg'].split()[0]) > 1 else 'were not'} "
-        "running), release builds, everything on loopback with the load generator on the same cores. "
+        f"{run['loadavg']}, release builds, everything on loopback with the load generator on the same cores. "
         f"Each figure is the median of {run['rounds']} rounds of {run['seconds']} s; peer and Quartz "
         "alternate round by round. Benchmarks report; tests never assert timings.",
         "",

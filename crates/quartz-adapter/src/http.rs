@@ -182,7 +182,9 @@ mod tests {
             message(&format!(r#"{{"avsAddress":"{AVS}","taskId":7,"payload":1}}"#)),
             "taskId must be a string, got a number"
         );
-        assert!(message(r#"{"avsAddress":"0x12","taskId":"t","payload":1}"#).starts_with("avsAddress: invalid address"));
+        assert!(
+            message(r#"{"avsAddress":"0x12","taskId":"t","payload":1}"#).starts_with("avsAddress: invalid address")
+        );
         assert!(
             message(&format!(
                 r#"{{"avsAddress":"{AVS}","taskId":"t","payload":1,"operatorSetId":-1}}"#

@@ -140,8 +140,26 @@ fn router(adapter: Arc<Adapter>, request_timeout: Duration) -> Router {
         PerformerServiceServer::new(grpc.clone()).max_decoding_message_size(GRPC_MAX_MESSAGE),
     )
     .add_service(HealthServer::new(grpc))
-    .into_axum_router();
+    .into_axum_router()
+    .layer(axum::middleware::map_response(decode_errors_are_invalid_argument));
     api.merge(services).fallback(fallback)
+}
+
+/// tonic answers a request message it cannot decode with INTERNAL; the bytes came from the
+/// caller, so it is INVALID_ARGUMENT. A failed decode ends the call before any handler runs, so
+/// its status is in the (trailers-only) response headers.
+async fn decode_errors_are_invalid_argument(mut response: Response) -> Response {
+    let headers = response.headers();
+    let is_internal = headers.get("grpc-status").is_some_and(|v| v == "13");
+    let is_decode = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| m.starts_with("failed%20to%20decode") || m.starts_with("failed to decode"));
+    if is_internal && is_decode {
+        let invalid = axum::http::HeaderValue::from_static("3");
+        response.headers_mut().insert("grpc-status", invalid);
+    }
+    response
 }
 
 /// Unknown routes: gRPC's UNIMPLEMENTED for `application/grpc` requests, JSON 404 otherwise.

@@ -102,6 +102,17 @@ async fn multi_avs_mode_routes_through_the_registry() {
         .grpc(json!({"method": "Raw", "path": "/other.Service/Method"}))
         .await;
     assert_eq!(out["code"], "UNIMPLEMENTED", "{out}");
+    // Bytes that are not a TaskRequest are the caller's mistake, not the server's.
+    let out = adapter
+        .grpc(json!({
+            "method": "Raw",
+            "path": "/eigenlayer.hourglass.v1.performer.PerformerService/ExecuteTask",
+            "payloadB64": b64(b"\xff\xff\xff\xff"),
+            "metadata": [["x-quartz-avs-address", AVS_C]],
+        }))
+        .await;
+    assert_eq!(out["code"], "INVALID_ARGUMENT", "{out}");
+    assert!(out["details"].as_str().unwrap().contains("decode"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,17 +73,27 @@ impl Adapter {
         let result = self.run_inner(task, started).await;
         let labels = [("protocol", protocol.as_str())];
         metrics::histogram!("quartz_adapter_task_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(err) => {
-                metrics::counter!("quartz_adapter_errors_total", "protocol" => protocol.as_str(), "kind" => err.kind())
+        match &result {
+            Ok(_) => {
+                metrics::counter!("quartz_adapter_tasks_total", "protocol" => protocol.as_str(), "outcome" => "ok")
                     .increment(1);
-                err.kind()
             }
-        };
-        metrics::counter!("quartz_adapter_tasks_total", "protocol" => protocol.as_str(), "outcome" => outcome)
-            .increment(1);
+            Err(err) => Self::count_failure(protocol, err),
+        }
         result
+    }
+
+    /// Counts a task refused before it could run (unreadable, malformed, too large), so that
+    /// the task metrics include every request.
+    pub fn rejected(protocol: Protocol, err: &TaskError) {
+        Self::count_failure(protocol, err);
+    }
+
+    fn count_failure(protocol: Protocol, err: &TaskError) {
+        metrics::counter!("quartz_adapter_errors_total", "protocol" => protocol.as_str(), "kind" => err.kind())
+            .increment(1);
+        metrics::counter!("quartz_adapter_tasks_total", "protocol" => protocol.as_str(), "outcome" => err.kind())
+            .increment(1);
     }
 
     async fn run_inner(&self, task: Task, started: Instant) -> Result<Value, TaskError> {

@@ -113,27 +113,33 @@ impl PerformerService for PerformerGrpc {
     }
 
     async fn execute_task(&self, request: Request<TaskRequest>) -> Result<Response<TaskResponse>, Status> {
-        let selector = selector(request.metadata())?;
-        let deadline = deadline(request.metadata())?;
-        let TaskRequest { task_id, payload } = request.into_inner();
-        if payload.len() > MAX_SYNC_PAYLOAD {
-            return Err(too_large("the payload", payload.len()).into());
-        }
-        if task_id.is_empty() {
-            return Err(TaskError::BadRequest("task_id must not be empty".into()).into());
-        }
-        let (payload, encoding) = payload_from_bytes(&payload);
-        let task = Task {
-            selector,
-            task_id: task_id_from_bytes(&task_id),
-            payload,
-            encoding: Some(encoding),
-            deadline,
-        };
+        let (task, task_id) = task_of(request).inspect_err(|err| Adapter::rejected(Protocol::Grpc, err))?;
         let value = self.adapter.run(Protocol::Grpc, task).await?;
         let result = result_bytes(&value)?;
         Ok(Response::new(TaskResponse { task_id, result }))
     }
+}
+
+/// The task an ExecuteTask call asks for, checked before anything is invoked.
+fn task_of(request: Request<TaskRequest>) -> Result<(Task, Vec<u8>), TaskError> {
+    let selector = selector(request.metadata())?;
+    let deadline = deadline(request.metadata())?;
+    let TaskRequest { task_id, payload } = request.into_inner();
+    if payload.len() > MAX_SYNC_PAYLOAD {
+        return Err(too_large("the payload", payload.len()));
+    }
+    if task_id.is_empty() {
+        return Err(TaskError::BadRequest("task_id must not be empty".into()));
+    }
+    let (payload, encoding) = payload_from_bytes(&payload);
+    let task = Task {
+        selector,
+        task_id: task_id_from_bytes(&task_id),
+        payload,
+        encoding: Some(encoding),
+        deadline,
+    };
+    Ok((task, task_id))
 }
 
 #[tonic::async_trait]

@@ -28,8 +28,10 @@ pub async fn perform(State(adapter): State<Arc<Adapter>>, request: Request) -> R
 }
 
 async fn perform_inner(adapter: &Adapter, body: Body) -> Result<Value, TaskError> {
-    let body = read_body(body).await?;
-    let task = parse_perform(&body)?;
+    let task = read_body(body)
+        .await
+        .and_then(|body| parse_perform(&body))
+        .inspect_err(|err| Adapter::rejected(Protocol::Http, err))?;
     adapter.run(Protocol::Http, task).await
 }
 

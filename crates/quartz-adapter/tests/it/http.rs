@@ -119,6 +119,8 @@ async fn bad_requests_get_specific_400s_and_oversized_payloads_413_before_any_in
             "operatorSetId must be an integer",
         ),
     ];
+    let rejected_before = http_tasks(&adapter, "bad_request").await;
+    let count = cases.len() as f64;
     for (body, expected) in cases {
         let text = String::from_utf8_lossy(&body).into_owned();
         let (status, answer) = adapter.perform_raw(body).await;
@@ -131,6 +133,9 @@ async fn bad_requests_get_specific_400s_and_oversized_payloads_413_before_any_in
         );
     }
 
+    // Every refused task is counted (other tests in this binary can only add to the count).
+    assert!(http_tasks(&adapter, "bad_request").await - rejected_before >= count);
+
     let big = "x".repeat(7 * 1024 * 1024);
     let (status, answer) = adapter.perform(&perform_body(AVS_A, json!({"blob": big}))).await;
     assert_eq!(status, 413, "{answer}");
@@ -140,4 +145,26 @@ async fn bad_requests_get_specific_400s_and_oversized_payloads_413_before_any_in
     let (status, answer) = adapter.perform(&perform_body(AVS_A, json!({"blob": "x"}))).await;
     assert_eq!(status, 503, "{answer}");
     assert!(answer["error"].as_str().unwrap().contains("does not exist"), "{answer}");
+}
+
+/// `quartz_adapter_tasks_total{protocol="http",outcome}` from the adapter's /metrics.
+async fn http_tasks(adapter: &crate::harness::Adapter, outcome: &str) -> f64 {
+    let metrics = adapter
+        .http
+        .get(adapter.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("quartz_adapter_tasks_total{")
+                && l.contains(r#"protocol="http""#)
+                && l.contains(&format!(r#"outcome="{outcome}""#))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
 }

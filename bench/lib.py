@@ -16,8 +16,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/quartz-target"))
 QUARTZ = Path(os.environ.get("QUARTZ_BIN", TARGET / "release/quartz"))
 PERFORMER = TARGET / "performer-static/x86_64-unknown-linux-gnu/release/performer"
-EVENT = {"avsAddress": "0x00", "operatorSetId": 0, "taskId": "b",
-         "payload": {"operation": "compute", "params": {"a": 2, "b": 3}}}
 SCRATCH = Path(tempfile.mkdtemp(prefix="quartz-bench-"))
 
 

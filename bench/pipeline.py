@@ -127,13 +127,13 @@ def run_up(log, measure_memory):
     # The task path as `quartz up` serves it (the adapter invokes the runtime in-process),
     # against invoking the same `live` alias on its Lambda API in the same rounds.
     payload = {"operation": "compute", "params": {"a": 1, "b": 2}}
+    # The same JSON serves as /perform body and as the function's event.
     perform = {"avsAddress": AVS, "operatorSetId": 0, "taskId": "bench", "payload": payload}
-    event = {"avsAddress": AVS, "operatorSetId": 0, "taskId": "bench", "payload": payload}
     live = f"{up.lambda_api}/2015-03-31/functions/avs-{AVS}-opset-0-performer/invocations?Qualifier=live"
     task = {}
     for c in measures.CONCURRENCY:
         task[c] = measures.alternate({
-            "direct": lambda: wrk(live, c, measures.SECONDS, event),
+            "direct": lambda: wrk(live, c, measures.SECONDS, perform),
             "http": lambda: wrk(up.adapter + "/perform", c, measures.SECONDS, perform),
             "grpc": lambda: h2load_grpc(up.adapter, c, measures.SECONDS, json.dumps(payload).encode(),
                                         metadata=(("x-quartz-avs-address", AVS), ("x-quartz-operator-set-id", "0"))),

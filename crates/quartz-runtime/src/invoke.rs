@@ -55,29 +55,11 @@ pub async fn invoke(
             )));
         }
     };
-    let too_large = || {
-        ApiError::new(
-            ErrorType::RequestTooLarge,
-            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
-        )
-    };
     let payload = match body {
-        Ok(body) if body.len() <= limit => body,
-        Ok(_) => return Err(too_large()),
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+        Ok(body) => checked_payload(body, limit)?,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(limit)),
         Err(rejection) => return Err(ApiError::new(ErrorType::InvalidRequestContent, rejection.body_text())),
     };
-    let payload = if payload.is_empty() {
-        Bytes::from_static(b"{}")
-    } else {
-        payload
-    };
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-        return Err(ApiError::new(
-            ErrorType::InvalidRequestContent,
-            format!("Could not parse request body into json: {e}"),
-        ));
-    }
     let tail = header("x-amz-log-type").as_deref() == Some("Tail");
     let client_context = header("x-amz-client-context");
 
@@ -116,6 +98,30 @@ pub async fn invoke(
             Ok(response)
         }
     }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorType::RequestTooLarge,
+        format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+    )
+}
+
+/// An Invoke payload as Lambda takes it: at most `limit` bytes, JSON, and `{}` when empty.
+fn checked_payload(payload: Bytes, limit: usize) -> Result<Bytes, ApiError> {
+    if payload.len() > limit {
+        return Err(too_large(limit));
+    }
+    if payload.is_empty() {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        return Err(ApiError::new(
+            ErrorType::InvalidRequestContent,
+            format!("Could not parse request body into json: {e}"),
+        ));
+    }
+    Ok(payload)
 }
 
 /// The function and version an invocation of `name[:qualifier]` runs, and the ARN it names.
@@ -167,18 +173,7 @@ impl LocalInvoker {
         if let Some(q) = qualifier {
             validate_qualifier(q)?;
         }
-        if payload.len() > MAX_SYNC_REQUEST {
-            return Err(ApiError::new(
-                ErrorType::RequestTooLarge,
-                format!("Request must be smaller than {MAX_SYNC_REQUEST} bytes for the InvokeFunction operation"),
-            ));
-        }
-        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-            return Err(ApiError::new(
-                ErrorType::InvalidRequestContent,
-                format!("Could not parse request body into json: {e}"),
-            ));
-        }
+        let payload = checked_payload(payload, MAX_SYNC_REQUEST)?;
         let (record, resolved, invoked_arn) = target(&self.state, function, qualifier).await?;
         let wait = Duration::from_millis(self.state.config.queue_wait_ms);
         let invoked = run(&self.state, &record, resolved, payload, invoked_arn, None, wait).await?;

@@ -242,6 +242,12 @@ impl Adapter {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// POST /perform with a raw body; returns the status and the JSON answer.
     pub async fn perform_raw(&self, body: impl Into<reqwest::Body>) -> (u16, Value) {
         let response = self

@@ -69,15 +69,7 @@ async fn perform_compute_returns_sum_and_product_and_errors_keep_their_message()
             .starts_with("GET is not allowed on /perform"),
         "{wrong}"
     );
-    let metrics = adapter
-        .http
-        .get(adapter.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = adapter.metrics().await;
     assert!(metrics.contains("quartz_adapter_tasks_total"), "{metrics}");
     assert!(metrics.contains("quartz_adapter_errors_total"), "{metrics}");
 }
@@ -149,15 +141,7 @@ async fn bad_requests_get_specific_400s_and_oversized_payloads_413_before_any_in
 
 /// `quartz_adapter_tasks_total{protocol="http",outcome}` from the adapter's /metrics.
 async fn http_tasks(adapter: &crate::harness::Adapter, outcome: &str) -> f64 {
-    let metrics = adapter
-        .http
-        .get(adapter.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = adapter.metrics().await;
     metrics
         .lines()
         .filter(|l| {

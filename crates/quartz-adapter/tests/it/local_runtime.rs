@@ -99,14 +99,6 @@ async fn the_local_runtime_backends_answer_as_the_sdk_backend_does() {
             "{out}"
         );
     }
-    let metrics = local
-        .http
-        .get(local.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = local.metrics().await;
     assert!(metrics.contains("quartz_adapter_throttle_retries_total"), "{metrics}");
 }

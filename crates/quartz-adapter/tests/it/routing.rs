@@ -135,14 +135,6 @@ async fn throttled_invocations_are_retried_within_the_deadline() {
     });
     assert_eq!(first.0, 200, "{}", first.1);
     assert_eq!(second.0, 200, "{}", second.1);
-    let metrics = adapter
-        .http
-        .get(adapter.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = adapter.metrics().await;
     assert!(metrics.contains("quartz_adapter_throttle_retries_total"), "{metrics}");
 }

@@ -34,6 +34,68 @@ fn sfn(moto: &Moto) -> aws_sdk_sfn::Client {
     aws_sdk_sfn::Client::from_conf(config)
 }
 
+/// The factory's state machine on moto, from the generated definition; its ARN.
+async fn create_state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> String {
+    sfn.create_state_machine()
+        .name(unique_name(name))
+        .role_arn(MOTO_ROLE_ARN)
+        .definition(state_machine::definition(STEP_FUNCTION).unwrap().to_string())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn
+}
+
+/// The monitor handler's tables and checkpoint on moto, under names no other test uses.
+struct Stores {
+    tables: RegistryTables,
+    registry: DynamoRegistry,
+    checkpoint: Checkpoint,
+    monitor_table: String,
+    parameter: String,
+}
+
+impl Stores {
+    async fn create(sdk: &aws_config::SdkConfig, prefix: &str) -> Self {
+        let tables = RegistryTables {
+            performers: unique_name(&format!("{prefix}-performers")),
+            history: unique_name(&format!("{prefix}-history")),
+        };
+        let registry = DynamoRegistry::new(sdk, tables.clone());
+        registry.create_tables().await.unwrap();
+        let monitor_table = unique_name(&format!("{prefix}-state"));
+        let parameter = format!("/quartz/{}/last-processed-block", unique_name(prefix));
+        let checkpoint = Checkpoint::new(sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
+        checkpoint.create_table().await.unwrap();
+        Self {
+            tables,
+            registry,
+            checkpoint,
+            monitor_table,
+            parameter,
+        }
+    }
+
+    /// Settings over these stores: every set discovered, no confirmations, from `start_block`.
+    fn settings(&self, url: &str, state_machine_arn: &str, start_block: u64) -> MonitorSettings {
+        MonitorSettings {
+            rpc_urls: vec![url.to_string()],
+            release_manager: RM,
+            state_machine_arn: state_machine_arn.to_string(),
+            monitor_table: self.monitor_table.clone(),
+            checkpoint_parameter: self.parameter.clone(),
+            confirmations: Confirmations::Blocks(0),
+            start_block: Some(start_block),
+            start_window: 0,
+            discover: Discover::All,
+            watch: Vec::new(),
+            max_blocks_per_run: 100_000,
+            chunk_blocks: 2_000,
+            rpc_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 async fn publish(publisher: &Publisher, set: OperatorSet, digit: char) -> Release {
     let image: PinnedImage = format!("registry.example/performer@sha256:{}", digit.to_string().repeat(64))
         .parse()
@@ -96,26 +158,9 @@ async fn published_releases_start_one_execution_each_and_the_checkpoint_follows(
     let moto = Moto::shared();
     let sdk = sdk(moto).await;
     let sfn = sfn(moto);
-    let definition = state_machine::definition(STEP_FUNCTION).unwrap();
-    let arn = sfn
-        .create_state_machine()
-        .name(unique_name("quartz-factory"))
-        .role_arn(MOTO_ROLE_ARN)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn;
-    let tables = RegistryTables {
-        performers: unique_name("monitor-performers"),
-        history: unique_name("monitor-history"),
-    };
-    let registry = DynamoRegistry::new(&sdk, tables.clone());
-    registry.create_tables().await.unwrap();
-    let monitor_table = unique_name("monitor-state");
-    let parameter = format!("/quartz/{}/last-processed-block", unique_name("test"));
-    let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
-    checkpoint.create_table().await.unwrap();
+    let arn = create_state_machine(&sfn, "quartz-factory").await;
+    let stores = Stores::create(&sdk, "monitor").await;
+    let (registry, checkpoint) = (&stores.registry, &stores.checkpoint);
 
     let publisher = Publisher::connect(&url, Some(RM), Signer::Impersonate).await.unwrap();
     let avs: AvsAddress = "0x000000000000000000000000000000000000a11c".parse().unwrap();
@@ -147,22 +192,7 @@ async fn published_releases_start_one_execution_each_and_the_checkpoint_follows(
     let logged = publish(&publisher, set, 'a').await;
     let published_at = head(&url).await;
 
-    let settings = MonitorSettings {
-        rpc_urls: vec![url.clone()],
-        release_manager: RM,
-        state_machine_arn: arn.clone(),
-        monitor_table,
-        checkpoint_parameter: parameter,
-        confirmations: Confirmations::Blocks(0),
-        start_block: Some(start),
-        start_window: 0,
-        discover: Discover::All,
-        watch: Vec::new(),
-        max_blocks_per_run: 100_000,
-        chunk_blocks: 2_000,
-        rpc_timeout: Duration::from_secs(10),
-    };
-    let monitor = MonitorHandler::new(settings, &sdk, tables).unwrap();
+    let monitor = MonitorHandler::new(stores.settings(&url, &arn, start), &sdk, stores.tables.clone()).unwrap();
     let deadline = || Instant::now() + Duration::from_secs(120);
 
     let run = monitor.run(deadline()).await.unwrap();
@@ -231,34 +261,18 @@ async fn a_run_is_bounded_by_its_deadline_and_its_block_budget_and_the_next_run_
     let url = anvil.endpoint();
     let moto = Moto::shared();
     let sdk = sdk(moto).await;
-    let tables = RegistryTables {
-        performers: unique_name("late-performers"),
-        history: unique_name("late-history"),
-    };
-    DynamoRegistry::new(&sdk, tables.clone()).create_tables().await.unwrap();
-    let monitor_table = unique_name("late-state");
-    let parameter = format!("/quartz/{}/last-processed-block", unique_name("late"));
-    let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
-    checkpoint.create_table().await.unwrap();
+    let stores = Stores::create(&sdk, "late").await;
+    let checkpoint = &stores.checkpoint;
     let head = head(&url).await;
     let start = head - 9;
     let settings = MonitorSettings {
-        rpc_urls: vec![url.clone()],
-        release_manager: RM,
-        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:unused".into(),
-        monitor_table,
-        checkpoint_parameter: parameter,
-        confirmations: Confirmations::Blocks(0),
-        start_block: Some(start),
-        start_window: 0,
         // No set is watched or registered: whatever the fork's last blocks hold is ignored.
         discover: Discover::Watched,
-        watch: Vec::new(),
         max_blocks_per_run: 4,
         chunk_blocks: 2,
-        rpc_timeout: Duration::from_secs(10),
+        ..stores.settings(&url, "arn:aws:states:us-east-1:123456789012:stateMachine:unused", start)
     };
-    let monitor = MonitorHandler::new(settings, &sdk, tables).unwrap();
+    let monitor = MonitorHandler::new(settings, &sdk, stores.tables.clone()).unwrap();
     // Already past the deadline: the fresh checkpoint is written, no chunk is read.
     let run = monitor.run(Instant::now()).await.unwrap();
     assert_eq!((run.from_block, run.to_block), (start - 1, start - 1));
@@ -285,41 +299,12 @@ async fn a_reorg_under_the_checkpoint_rewinds_it_and_the_scan_goes_on_on_the_new
     let moto = Moto::shared();
     let sdk = sdk(moto).await;
     let sfn = sfn(moto);
-    let arn = sfn
-        .create_state_machine()
-        .name(unique_name("quartz-factory-reorg"))
-        .role_arn(MOTO_ROLE_ARN)
-        .definition(state_machine::definition(STEP_FUNCTION).unwrap().to_string())
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn;
-    let tables = RegistryTables {
-        performers: unique_name("reorg-performers"),
-        history: unique_name("reorg-history"),
-    };
-    DynamoRegistry::new(&sdk, tables.clone()).create_tables().await.unwrap();
-    let monitor_table = unique_name("reorg-state");
-    let parameter = format!("/quartz/{}/last-processed-block", unique_name("reorg"));
-    let checkpoint = Checkpoint::new(&sdk, &monitor_table, &parameter, checkpoint_scope(31337, RM));
-    checkpoint.create_table().await.unwrap();
+    let arn = create_state_machine(&sfn, "quartz-factory-reorg").await;
+    let stores = Stores::create(&sdk, "reorg").await;
+    let checkpoint = &stores.checkpoint;
     let fork_head = head(&url).await;
-    let settings = MonitorSettings {
-        rpc_urls: vec![url.clone()],
-        release_manager: RM,
-        state_machine_arn: arn.clone(),
-        monitor_table,
-        checkpoint_parameter: parameter,
-        confirmations: Confirmations::Blocks(0),
-        start_block: Some(fork_head + 1),
-        start_window: 0,
-        discover: Discover::All,
-        watch: Vec::new(),
-        max_blocks_per_run: 100_000,
-        chunk_blocks: 2_000,
-        rpc_timeout: Duration::from_secs(10),
-    };
-    let monitor = MonitorHandler::new(settings, &sdk, tables).unwrap();
+    let settings = stores.settings(&url, &arn, fork_head + 1);
+    let monitor = MonitorHandler::new(settings, &sdk, stores.tables.clone()).unwrap();
     let deadline = || Instant::now() + Duration::from_secs(120);
     let snapshot = rpc(&url, "evm_snapshot", serde_json::json!([]));
     let publisher = Publisher::connect(&url, Some(RM), Signer::Impersonate).await.unwrap();

@@ -580,6 +580,15 @@ fn status_shows_the_head_the_monitor_checkpoint_and_the_lag_while_the_monitor_ru
     assert!(stdout.contains("* as the monitor saw it at its last poll"), "{stdout}");
 }
 
+/// The line of doctor's text report that names `check`.
+fn line_of(stdout: &str, check: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.contains(check))
+        .unwrap_or_else(|| panic!("no {check} line in\n{stdout}"))
+        .to_string()
+}
+
 fn doctor(args: &[&str], dir: &Path) -> (bool, Value) {
     let mut all = vec!["doctor", "--json"];
     all.extend_from_slice(args);
@@ -661,13 +670,7 @@ fn doctor_passes_on_the_fork_and_names_the_fix_for_a_dead_rpc_or_a_wrong_contrac
         dir.path(),
     );
     assert!(!ok);
-    let line = |name: &str| {
-        stdout
-            .lines()
-            .find(|l| l.contains(name))
-            .unwrap_or_else(|| panic!("no {name} line in\n{stdout}"))
-            .to_string()
-    };
+    let line = |name: &str| line_of(&stdout, name);
     assert!(
         line("registry 127.0.0.1").starts_with("FAIL") && line("registry 127.0.0.1").contains("--allow-registry"),
         "{stdout}"
@@ -703,10 +706,7 @@ fn doctor_passes_on_the_fork_and_names_the_fix_for_a_dead_rpc_or_a_wrong_contrac
         ],
         dir.path(),
     );
-    let registry_line = stdout
-        .lines()
-        .find(|l| l.contains("registry 127.0.0.1"))
-        .unwrap_or_else(|| panic!("no registry line in\n{stdout}"));
+    let registry_line = line_of(&stdout, "registry 127.0.0.1");
     assert!(
         registry_line.starts_with("FAIL") && registry_line.contains("start the registry"),
         "{stdout}"

@@ -1,18 +1,12 @@
-use quartz_registry::RegistryState;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use crate::harness::{AVS, Env, release, set};
 
 #[tokio::test]
 async fn executions_and_metrics_are_served_by_the_registry_api() {
     let env = Env::start().await;
-    // Installs the metrics recorder before the factory records anything.
-    let state = RegistryState::new(env.store.clone(), env.lambda.clone(), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(quartz_registry::serve(listener, state, shutdown.clone()));
+    // Before any deploy: serving installs the metrics recorder the factory records into.
+    let (base, shutdown) = env.serve_registry().await;
 
     let s = set(30);
     let good = release(s, 1, &env.v1);

@@ -69,6 +69,18 @@ fn client(endpoint: &str) -> Client {
 }
 
 impl Env {
+    /// The registry API (with its web page) over this store, on `127.0.0.1:0`: its base URL and
+    /// the token that stops it. Creating its state installs the metrics recorder, so call this
+    /// before the factory records anything.
+    pub async fn serve_registry(&self) -> (String, CancellationToken) {
+        let state = quartz_registry::RegistryState::new(self.store.clone(), self.lambda.clone(), None);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(quartz_registry::serve(listener, state, shutdown.clone()));
+        (base, shutdown)
+    }
+
     pub async fn start() -> Self {
         let registry = OciRegistry::start();
         let v1 = push(&registry, "v1", &["PERFORMER_VERSION=v1"]).await;

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use quartz_core::{FunctionName, Sha256Digest};
-use quartz_registry::RegistryState;
-use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, release, release_of, set};
 
@@ -78,11 +76,7 @@ async fn the_page_shows_the_deployed_performer_and_its_executions_in_chromium() 
     // Before the slow part, so that a machine without it fails at once with the fix.
     let browser = chromium();
     let env = Env::start().await;
-    let state = RegistryState::new(env.store.clone(), env.lambda.clone(), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(quartz_registry::serve(listener, state, shutdown.clone()));
+    let (base, shutdown) = env.serve_registry().await;
 
     // Release 1 goes live; release 2 fails its smoke check; release 3 carries hostile text.
     let s = set(50);

@@ -23,6 +23,8 @@ use crate::config::LIVE_ALIAS;
 const BACKOFF_BASE: Duration = Duration::from_millis(50);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The least time a throttling retry must have left before the deadline.
+const MIN_ATTEMPT: Duration = Duration::from_millis(100);
 /// How long a reachability probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -69,14 +71,19 @@ impl Invoker {
     /// Invokes `function:live` with `event`, retrying throttling until `deadline`.
     pub async fn invoke(&self, function: &FunctionName, event: Bytes, deadline: Instant) -> Result<Value, TaskError> {
         let mut attempt: u32 = 0;
+        let mut slowest = MIN_ATTEMPT;
         loop {
+            let started = Instant::now();
             let once = tokio::time::timeout_at(deadline.into(), self.invoke_once(function, event.clone(), deadline));
             match once.await {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(Attempt::Failed(err))) => return Err(err),
                 Ok(Err(Attempt::Throttled(message))) => {
                     let delay = backoff(attempt);
-                    if Instant::now() + delay >= deadline {
+                    // A retry must leave time for an attempt at least as slow as those so far:
+                    // one cut off by the deadline would be reported as a timeout, not throttling.
+                    slowest = slowest.max(started.elapsed());
+                    if Instant::now() + delay + slowest >= deadline {
                         return Err(TaskError::Throttled(format!(
                             "{function}:{LIVE_ALIAS} is throttled and the task deadline leaves no time to retry \
                              ({} attempts): {message}",
